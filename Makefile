@@ -1,0 +1,44 @@
+# The project's verbs. `make help` lists them.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCK := requirements/requirements.lock
+SPACY_PIPELINE := build/spacy/en_botox_lookup
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install train run test eval lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(INSTALLED): $(LOCK)
+	python3 -m venv $(VENV)
+	# Rasa 3.6 declares Python <3.11; every package is pinned in the lock, so skip its resolver.
+	$(VENV)/bin/pip install --quiet --no-deps --ignore-requires-python -r $(LOCK)
+	touch $@
+
+$(SPACY_PIPELINE)/meta.json: $(INSTALLED) scripts/build_spacy_pipeline.py
+	$(PY) scripts/build_spacy_pipeline.py $(SPACY_PIPELINE)
+
+install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json ## create .venv from the lock file and build the spaCy pipeline
+
+train: install ## train the model unless one exists for exactly these inputs
+	@scripts/train.sh
+
+run: train ## start the action server, escalation outbox and Rasa (REST on :5005)
+	@scripts/run.sh
+
+test: train ## run every check: data validation, pytest, NLU thresholds, test stories
+	@scripts/test.sh
+
+eval: ## grade a running assistant with ../shared/eval (start it with `make run`)
+	$(PY) ../shared/eval/grade.py ../shared/eval/dev_questions.yml --verbose
+
+lock: ## regenerate requirements/requirements.lock from requirements/requirements.in
+	python3 -m pip install --quiet uv
+	uv pip compile --python-version 3.10 --override requirements/overrides.txt \
+	    requirements/requirements.in -o $(LOCK)
+
+clean: ## remove build outputs, models and local databases (not the venv)
+	rm -rf build models results var

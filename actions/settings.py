@@ -1,0 +1,140 @@
+"""All configuration, read in one place: the clinic settings file and environment variables.
+
+Secrets (webhook key, SMTP password, Twilio token) only ever come from the environment.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(value: str) -> str:
+    path = Path(value)
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    name: str
+    phone: str
+    emergency_number: str
+
+    def template_values(self) -> Dict[str, str]:
+        """Values for the {clinic_name}, {clinic_phone} and {emergency_number} placeholders."""
+        return {"clinic_name": self.name, "clinic_phone": self.phone, "emergency_number": self.emergency_number}
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    url: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EmailTarget:
+    host: str
+    port: int
+    sender: str
+    recipient: str
+    username: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    starttls: bool = False
+
+
+@dataclass(frozen=True)
+class SmsTarget:
+    account_sid: str
+    auth_token: str = field(repr=False)
+    from_number: str = ""
+    to_number: str = ""
+    api_base: str = "https://api.twilio.com"
+
+
+@dataclass(frozen=True)
+class Settings:
+    clinic: ClinicSettings
+    spacy_pipeline: str
+    red_flag_rules: str
+    escalation_db_url: str
+    webhook: Optional[WebhookTarget]
+    email: Optional[EmailTarget]
+    sms: Optional[SmsTarget]
+    retry_base_seconds: float
+    retry_max_seconds: float
+    outbox_poll_seconds: float
+
+    @property
+    def targets(self) -> Dict[str, object]:
+        """The configured notification targets by name; deliveries are recorded per name."""
+        named = {"webhook": self.webhook, "email": self.email, "sms": self.sms}
+        return {name: target for name, target in named.items() if target is not None}
+
+
+def load_clinic(path: str) -> ClinicSettings:
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    missing = [k for k in ("clinic_name", "clinic_phone", "emergency_number") if not data.get(k)]
+    if missing:
+        raise ValueError(f"{path}: missing {', '.join(missing)}")
+    return ClinicSettings(str(data["clinic_name"]), str(data["clinic_phone"]), str(data["emergency_number"]))
+
+
+def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
+    def get(name: str, default: Optional[str] = None) -> Optional[str]:
+        value = env.get(name)
+        return value if value not in (None, "") else default
+
+    def required_with(name: str, other: str) -> str:
+        value = get(name)
+        if value is None:
+            raise ValueError(f"{name} must be set when {other} is set")
+        return value
+
+    webhook = None
+    if get("ESCALATION_WEBHOOK_URL"):
+        webhook = WebhookTarget(get("ESCALATION_WEBHOOK_URL"),
+                                required_with("ESCALATION_WEBHOOK_SECRET", "ESCALATION_WEBHOOK_URL"))
+    email = None
+    if get("ESCALATION_SMTP_HOST"):
+        email = EmailTarget(
+            host=get("ESCALATION_SMTP_HOST"),
+            port=int(get("ESCALATION_SMTP_PORT", "25")),
+            sender=required_with("ESCALATION_EMAIL_FROM", "ESCALATION_SMTP_HOST"),
+            recipient=required_with("ESCALATION_EMAIL_TO", "ESCALATION_SMTP_HOST"),
+            username=get("ESCALATION_SMTP_USER"),
+            password=get("ESCALATION_SMTP_PASSWORD"),
+            starttls=get("ESCALATION_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
+        )
+    sms = None
+    if get("ESCALATION_SMS_TO"):
+        sms = SmsTarget(
+            account_sid=required_with("TWILIO_ACCOUNT_SID", "ESCALATION_SMS_TO"),
+            auth_token=required_with("TWILIO_AUTH_TOKEN", "ESCALATION_SMS_TO"),
+            from_number=required_with("TWILIO_FROM_NUMBER", "ESCALATION_SMS_TO"),
+            to_number=get("ESCALATION_SMS_TO"),
+            api_base=get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
+        )
+    return Settings(
+        clinic=load_clinic(_path(get("CLINIC_SETTINGS_FILE", "clinic/settings.yml"))),
+        spacy_pipeline=_path(get("SPACY_PIPELINE", "build/spacy/en_botox_lookup")),
+        red_flag_rules=_path(get("RED_FLAG_RULES", "clinic/red_flags.yml")),
+        escalation_db_url=get("ESCALATION_DB_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'escalations.db'}"),
+        webhook=webhook,
+        email=email,
+        sms=sms,
+        retry_base_seconds=float(get("ESCALATION_RETRY_BASE_SECONDS", "2")),
+        retry_max_seconds=float(get("ESCALATION_RETRY_MAX_SECONDS", "300")),
+        outbox_poll_seconds=float(get("ESCALATION_POLL_SECONDS", "1")),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Train only when the model's inputs changed: the model is named by a hash of everything that
+# shapes it, and models/current points at the one for the current inputs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+inputs=(config.yml domain.yml data/*.yml components/*.py actions/red_flags.py clinic/red_flags.yml
+        scripts/build_spacy_pipeline.py requirements/requirements.lock)
+hash=$(cat "${inputs[@]}" | sha256sum | cut -c1-16)
+model="models/$hash.tar.gz"
+if [[ -f "$model" ]]; then
+  echo "model up to date: $model"
+else
+  echo "training $model"
+  .venv/bin/rasa train --fixed-model-name "$hash" --out models --quiet
+fi
+ln -sfn "$hash.tar.gz" models/current.tar.gz
