@@ -24,10 +24,6 @@ from actions.settings import Settings, get_settings
 
 log = logging.getLogger("escalation.outbox")
 
-# Longer than one send can take (notifications.TIMEOUT_SECONDS), so a live worker keeps its claim.
-LEASE_SECONDS = 60
-
-
 def backoff_seconds(attempts: int, settings: Settings) -> float:
     """Exponential backoff with jitter: base, 2*base, 4*base... capped at the maximum."""
     delay = min(settings.retry_max_seconds, settings.retry_base_seconds * (2 ** attempts))
@@ -37,7 +33,7 @@ def backoff_seconds(attempts: int, settings: Settings) -> float:
 def deliver_due(store: EscalationStore, settings: Settings) -> int:
     """One pass over due deliveries; returns how many were delivered."""
     delivered = 0
-    for delivery in store.claim_due(LEASE_SECONDS):
+    for delivery in store.claim_due(settings.outbox_lease_seconds):
         escalation = store.get(delivery.escalation_id)
         target = settings.targets.get(delivery.target)
         if escalation is None or target is None:

@@ -69,6 +69,8 @@ class Settings:
     retry_base_seconds: float
     retry_max_seconds: float
     outbox_poll_seconds: float
+    # How long a worker owns a delivery it is sending; must exceed one send's timeout (10 s).
+    outbox_lease_seconds: float
 
     @property
     def targets(self) -> Dict[str, object]:
@@ -132,6 +134,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         retry_base_seconds=float(get("ESCALATION_RETRY_BASE_SECONDS", "2")),
         retry_max_seconds=float(get("ESCALATION_RETRY_MAX_SECONDS", "300")),
         outbox_poll_seconds=float(get("ESCALATION_POLL_SECONDS", "1")),
+        outbox_lease_seconds=float(get("ESCALATION_LEASE_SECONDS", "60")),
     )
 
 

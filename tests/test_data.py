@@ -1,0 +1,51 @@
+"""Training data checks: generalisation hygiene and that every intent is answered."""
+import re
+
+from conftest import ROOT, SHARED, load_yaml
+
+NLU = load_yaml(ROOT / "data/nlu.yml")["nlu"]
+RULES = load_yaml(ROOT / "data/rules.yml")["rules"]
+
+
+def _examples():
+    for block in NLU:
+        if "intent" in block:
+            for line in block["examples"].splitlines():
+                text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:]).strip()
+                if text:
+                    yield block["intent"], text
+
+
+def _normalise(text):
+    return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
+
+
+def test_no_evaluation_sentence_is_in_the_training_data():
+    dev = load_yaml(SHARED / "eval/dev_questions.yml")
+    eval_texts = {q for t in dev["topics"].values() for q in t["cases"]}
+    eval_texts |= {c["text"] for c in dev.get("red_flags") or []}
+    eval_texts |= {turn for c in dev.get("conversations") or [] for turn in c["turns"]}
+    training = {_normalise(text) for _, text in _examples()}
+    leaked = sorted(t for t in eval_texts if _normalise(t) in training and len(t.split()) > 1)
+    assert leaked == []
+
+
+def test_every_intent_has_enough_varied_examples(domain):
+    counts = {}
+    for intent, _ in _examples():
+        counts[intent] = counts.get(intent, 0) + 1
+    assert set(domain["intents"]) == set(counts)
+    thin = {i: n for i, n in counts.items() if n < 10}
+    assert thin == {}
+
+
+def test_no_example_is_given_two_intents():
+    seen = {}
+    for intent, text in _examples():
+        key = _normalise(text)
+        assert seen.setdefault(key, intent) == intent, f"{text!r}: {seen[key]} and {intent}"
+
+
+def test_every_intent_is_answered_by_a_rule(domain):
+    answered = {step["intent"] for rule in RULES for step in rule["steps"][:1] if "intent" in step}
+    assert set(domain["intents"]) - answered == set()
