@@ -96,6 +96,8 @@ class Finding:
     tier: str
     phrase: str
     context: str  # REPORT, NEGATED, QUESTION, OTHER_PERSON or PAST
+    start: int  # character offsets of the phrase in the message
+    end: int
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,6 @@ class Assessment:
     def mentions_red_flag(self) -> bool:
         """A red-flag symptom is named (perhaps not reported): the reply needs the safety net."""
         return bool(self.findings)
-
-    @property
-    def reported_categories(self) -> List[str]:
-        return sorted({f.category for f in self.findings if f.context == REPORT})
 
 
 def _contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
@@ -266,11 +264,12 @@ class RedFlagDetector:
                 continue
             gap_words = [words[start + k] for k, pat_idx in enumerate(alignment) if pat_idx in gap_positions]
             context = self._context(words, surface, start, end, clause_start, clause_end, gap_words)
-            phrase = doc[origin[start]:origin[end - 1] + 1].text
-            key = (category, context, phrase)
+            span = doc[origin[start]:origin[end - 1] + 1]
+            key = (category, context, span.text)
             if key not in seen:
                 seen.add(key)
-                findings.append(Finding(category, cat["label"], cat["tier"], phrase, context))
+                findings.append(Finding(category, cat["label"], cat["tier"], span.text, context,
+                                        span.start_char, span.end_char))
                 spans.append((start, end))
         tier, reasons = self._tier(findings, words, spans)
         return Assessment(tuple(findings), tier, tuple(reasons))

@@ -21,7 +21,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.red_flags import NEGATED, PAST, load_detector
+from actions.red_flags import NEGATED, PAST, REPORT, load_detector
 
 REPORT_INTENT = "report_red_flag"
 SAFETY_NET_INTENT = "ask_serious_side_effects"
@@ -60,8 +60,12 @@ class RedFlagDetector(GraphComponent):
         intent = (message.get(INTENT) or {}).get("name")
         if assessment.is_report:
             entities = list(message.get(ENTITIES) or [])
-            entities += [{"entity": "red_flag", "value": category, "extractor": type(self).__name__}
-                         for category in assessment.reported_categories]
+            first = {}
+            for f in assessment.findings:
+                if f.context == REPORT:
+                    first.setdefault(f.category, f)
+            entities += [{"entity": "red_flag", "value": f.category, "start": f.start, "end": f.end,
+                          "extractor": type(self).__name__} for f in first.values()]
             message.set(ENTITIES, entities, add_to_output=True)
             self._set_intent(message, REPORT_INTENT)
         elif not assessment.mentions_red_flag:

@@ -2,7 +2,8 @@
 # Every check, in order of cost. Each failing step fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
+# No telemetry or crash reports leave the machine.
+export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 rasa=.venv/bin/rasa
 
 echo "== data validation (warnings fail)"
