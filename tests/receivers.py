@@ -31,6 +31,14 @@ class _Server:
         self.httpd.server_close()
 
 
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def read_body(self) -> bytes:
+        return self.rfile.read(int(self.headers["Content-Length"]))
+
+
 class WebhookReceiver(_Server):
     """Refuses the first `refuse` requests with 503, optionally stalls the first one; records the rest."""
 
@@ -41,13 +49,10 @@ class WebhookReceiver(_Server):
         super().__init__(_WebhookHandler)
 
 
-class _WebhookHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
+class _WebhookHandler(_QuietHandler):
     def do_POST(self):
         owner = self.server.owner
-        body = self.rfile.read(int(self.headers["Content-Length"]))
+        body = self.read_body()
         with owner.lock:
             owner.requests.append((dict(self.headers), body))
             n = len(owner.requests)
@@ -72,14 +77,11 @@ class TwilioApiStandIn(_Server):
         super().__init__(_TwilioHandler)
 
 
-class _TwilioHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
+class _TwilioHandler(_QuietHandler):
     def do_POST(self):
         owner = self.server.owner
         expected = "Basic " + base64.b64encode(f"{owner.account_sid}:{owner.auth_token}".encode()).decode()
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        body = self.read_body().decode()
         if self.headers.get("Authorization") != expected:
             return self._reply(401, {"code": 20003, "message": "Authenticate"})
         if self.path != f"/2010-04-01/Accounts/{owner.account_sid}/Messages.json":
