@@ -145,19 +145,23 @@ class EscalationStore:
                 last_error=error[:500]))
 
     def list(self, undelivered_only: bool = False, limit: int = 100) -> List[tuple]:
-        """(escalation, [deliveries]) pairs, newest first."""
+        """(escalation, [deliveries]) pairs, newest first.
+
+        Undelivered means a delivery still pending, or no target configured at all: either way no
+        clinician has been told yet.
+        """
+        query = escalations.select()
+        if undelivered_only:
+            pending = sa.exists().where((deliveries.c.escalation_id == escalations.c.id)
+                                        & (deliveries.c.state == PENDING))
+            any_target = sa.exists().where(deliveries.c.escalation_id == escalations.c.id)
+            query = query.where(pending | ~any_target)
         with self._engine.connect() as conn:
-            rows = conn.execute(escalations.select().order_by(escalations.c.created_at.desc(),
-                                                              escalations.c.id).limit(limit)).fetchall()
-            out = []
-            for row in rows:
-                ds = [_delivery(d) for d in conn.execute(
-                    deliveries.select().where(deliveries.c.escalation_id == row.id)
-                    .order_by(deliveries.c.target)).fetchall()]
-                if undelivered_only and ds and all(d.state == DELIVERED for d in ds):
-                    continue
-                out.append((_escalation(row), ds))
-        return out
+            rows = conn.execute(query.order_by(escalations.c.created_at.desc(), escalations.c.id)
+                                .limit(limit)).fetchall()
+            return [(_escalation(row), [_delivery(d) for d in conn.execute(
+                deliveries.select().where(deliveries.c.escalation_id == row.id)
+                .order_by(deliveries.c.target)).fetchall()]) for row in rows]
 
     def dispose(self) -> None:
         self._engine.dispose()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the tests start for real: PostgreSQL (escalation store) and Chromium (web widget).
+# Installs only what is missing, so on a prepared machine it does nothing.
+set -euo pipefail
+packages=(postgresql chromium)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
