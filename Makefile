@@ -7,7 +7,7 @@ SPACY_PIPELINE := build/spacy/en_botox_lookup
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train run test eval lock clean
+.PHONY: help install system-packages train run test eval lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,7 +21,14 @@ $(INSTALLED): $(LOCK)
 $(SPACY_PIPELINE)/meta.json: $(INSTALLED) scripts/build_spacy_pipeline.py
 	$(PY) scripts/build_spacy_pipeline.py $(SPACY_PIPELINE)
 
-install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json ## create .venv from the lock file and build the spaCy pipeline
+# The web chat widget's Socket.IO client, pinned in web/package-lock.json and served by the assistant.
+web/node_modules/.package-lock.json: web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --silent
+
+install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json web/node_modules/.package-lock.json ## create .venv from the lock file, build the spaCy pipeline, fetch the widget's client
+
+system-packages: ## install the Debian packages the tests start for real (PostgreSQL, Chromium), if missing
+	@scripts/system_packages.sh
 
 train: install ## train the model unless one exists for exactly these inputs
 	@scripts/train.sh
@@ -29,7 +36,7 @@ train: install ## train the model unless one exists for exactly these inputs
 run: train ## start the action server, escalation outbox and Rasa (REST on :5005)
 	@scripts/run.sh
 
-test: train ## run every check: data validation, pytest, NLU thresholds, test stories
+test: train system-packages ## run every check: data validation, pytest, NLU thresholds, test stories
 	@scripts/test.sh
 
 eval: ## grade a running assistant with ../shared/eval (start it with `make run`)

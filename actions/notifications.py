@@ -18,7 +18,7 @@ import urllib.request
 from email.message import EmailMessage
 
 from actions.escalation_store import Escalation
-from actions.settings import EmailTarget, SmsTarget, WebhookTarget
+from actions.settings import EmailTarget, SmsTarget, TwilioAccount, WebhookTarget
 
 TIMEOUT_SECONDS = 10
 SIGNATURE_HEADER = "X-Escalation-Signature"
@@ -81,12 +81,14 @@ def send_email(target: EmailTarget, escalation: Escalation) -> None:
 
 
 def send_sms(target: SmsTarget, escalation: Escalation) -> None:
+    send_twilio_sms(target.account, target.to_number, summary(escalation)[:320])
+
+
+def send_twilio_sms(account: TwilioAccount, to: str, body: str) -> None:
     """Twilio's Messages API: form-encoded To/From/Body with HTTP basic auth."""
-    url = f"{target.api_base}/2010-04-01/Accounts/{target.account_sid}/Messages.json"
-    body = urllib.parse.urlencode({"To": target.to_number, "From": target.from_number,
-                                   "Body": summary(escalation)[:320]}).encode()
-    credentials = base64.b64encode(f"{target.account_sid}:{target.auth_token}".encode()).decode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
+    data = urllib.parse.urlencode({"To": to, "From": account.from_number, "Body": body}).encode()
+    credentials = base64.b64encode(f"{account.account_sid}:{account.auth_token}".encode()).decode()
+    request = urllib.request.Request(account.messages_url, data=data, method="POST", headers={
         "Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}"})
     _post(request)
 

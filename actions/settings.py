@@ -25,6 +25,7 @@ class ClinicSettings:
     name: str
     phone: str
     emergency_number: str
+    timezone: str = "UTC"
 
     def template_values(self) -> Dict[str, str]:
         """Values for the {clinic_name}, {clinic_phone} and {emergency_number} placeholders."""
@@ -49,12 +50,22 @@ class EmailTarget:
 
 
 @dataclass(frozen=True)
-class SmsTarget:
+class TwilioAccount:
+    """The clinic's Twilio account: sends SMS replies and SMS escalation notices."""
     account_sid: str
     auth_token: str = field(repr=False)
     from_number: str = ""
-    to_number: str = ""
     api_base: str = "https://api.twilio.com"
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.api_base}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+
+
+@dataclass(frozen=True)
+class SmsTarget:
+    account: TwilioAccount
+    to_number: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,12 @@ class Settings:
     webhook: Optional[WebhookTarget]
     email: Optional[EmailTarget]
     sms: Optional[SmsTarget]
+    twilio: Optional[TwilioAccount]
+    # The public URL Twilio posts incoming SMS to; request signatures are computed over it.
+    twilio_webhook_url: Optional[str]
+    # Web pages allowed to open the chat widget's Socket.IO connection (their origins).
+    web_chat_origins: tuple
+    web_chat_jwt_secret: Optional[str]
     retry_base_seconds: float
     retry_max_seconds: float
     outbox_poll_seconds: float
@@ -85,7 +102,8 @@ def load_clinic(path: str) -> ClinicSettings:
     missing = [k for k in ("clinic_name", "clinic_phone", "emergency_number") if not data.get(k)]
     if missing:
         raise ValueError(f"{path}: missing {', '.join(missing)}")
-    return ClinicSettings(str(data["clinic_name"]), str(data["clinic_phone"]), str(data["emergency_number"]))
+    return ClinicSettings(str(data["clinic_name"]), str(data["clinic_phone"]), str(data["emergency_number"]),
+                          str(data.get("timezone") or "UTC"))
 
 
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
@@ -114,15 +132,19 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
             password=get("ESCALATION_SMTP_PASSWORD"),
             starttls=get("ESCALATION_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
         )
-    sms = None
-    if get("ESCALATION_SMS_TO"):
-        sms = SmsTarget(
-            account_sid=required_with("TWILIO_ACCOUNT_SID", "ESCALATION_SMS_TO"),
-            auth_token=required_with("TWILIO_AUTH_TOKEN", "ESCALATION_SMS_TO"),
-            from_number=required_with("TWILIO_FROM_NUMBER", "ESCALATION_SMS_TO"),
-            to_number=get("ESCALATION_SMS_TO"),
+    twilio = None
+    if get("TWILIO_ACCOUNT_SID"):
+        twilio = TwilioAccount(
+            account_sid=get("TWILIO_ACCOUNT_SID"),
+            auth_token=required_with("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"),
+            from_number=required_with("TWILIO_FROM_NUMBER", "TWILIO_ACCOUNT_SID"),
             api_base=get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
         )
+    sms = None
+    if get("ESCALATION_SMS_TO"):
+        if twilio is None:
+            raise ValueError("TWILIO_ACCOUNT_SID must be set when ESCALATION_SMS_TO is set")
+        sms = SmsTarget(twilio, get("ESCALATION_SMS_TO"))
     return Settings(
         clinic=load_clinic(_path(get("CLINIC_SETTINGS_FILE", "clinic/settings.yml"))),
         spacy_pipeline=_path(get("SPACY_PIPELINE", "build/spacy/en_botox_lookup")),
@@ -131,6 +153,11 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         webhook=webhook,
         email=email,
         sms=sms,
+        twilio=twilio,
+        twilio_webhook_url=get("TWILIO_WEBHOOK_URL"),
+        web_chat_origins=tuple(o.strip().rstrip("/") for o in get(
+            "WEB_CHAT_ORIGINS", "http://localhost:8080,http://127.0.0.1:8080").split(",") if o.strip()),
+        web_chat_jwt_secret=get("WEB_CHAT_JWT_SECRET"),
         retry_base_seconds=float(get("ESCALATION_RETRY_BASE_SECONDS", "2")),
         retry_max_seconds=float(get("ESCALATION_RETRY_MAX_SECONDS", "300")),
         outbox_poll_seconds=float(get("ESCALATION_POLL_SECONDS", "1")),

@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
-# Start the assistant: action server, escalation outbox worker and Rasa server (REST channel).
-# Ctrl-C stops all three. Ports: RASA_PORT (5005), ACTION_PORT (5055, must match endpoints.yml).
+# Start the assistant: action server, escalation outbox worker, Rasa server (REST, web chat and
+# SMS channels) and the demo clinic page. Ctrl-C stops them all. Ports: RASA_PORT (5005),
+# ACTION_PORT (5055, must match endpoints.yml), DEMO_PORT (8080); ACTION_HOST (127.0.0.1) is where
+# the action server listens. Rasa's HTTP API stays off unless RASA_API_TOKEN is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RASA_PORT=${RASA_PORT:-5005}
 ACTION_PORT=${ACTION_PORT:-5055}
+DEMO_PORT=${DEMO_PORT:-8080}
 # No telemetry or crash reports leave the machine.
 export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
+# Sanic reads SANIC_* settings: refuse request bodies over 1 MB (413) instead of Sanic's 100 MB.
+export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
 mkdir -p var
 
 pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
-.venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" &
+# rasa-sdk binds to SANIC_HOST; it has no authentication of its own, so keep it on loopback.
+SANIC_HOST=${ACTION_HOST:-127.0.0.1} .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" &
 pids+=($!)
 .venv/bin/python -m actions.outbox run &
 pids+=($!)
+# The demo clinic page embedding the chat widget (a stand-in for the clinic's own website).
+.venv/bin/python -m http.server "$DEMO_PORT" --bind 127.0.0.1 --directory web/demo >/dev/null 2>&1 &
+pids+=($!)
 .venv/bin/rasa run --model models/current.tar.gz --endpoints endpoints.yml --credentials credentials.yml \
-  --port "$RASA_PORT" &
+  --port "$RASA_PORT" ${RASA_API_TOKEN:+--enable-api --auth-token "$RASA_API_TOKEN"} &
 pids+=($!)
 
 for _ in $(seq 120); do
   if curl -fs "http://localhost:$RASA_PORT/webhooks/rest/" >/dev/null 2>&1; then
+    echo "Demo clinic page with the chat widget: http://localhost:$DEMO_PORT/"
     echo "Assistant ready: POST http://localhost:$RASA_PORT/webhooks/rest/webhook {\"sender\": \"...\", \"message\": \"...\"}"
     break
   fi

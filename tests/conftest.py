@@ -1,4 +1,11 @@
-"""Shared fixtures: the domain, the red-flag detector, trackers and dispatchers, a private store."""
+"""Shared fixtures: the domain, the red-flag detector, trackers and dispatchers, a private store,
+and the running assistant."""
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -8,10 +15,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import settings as settings_module
+from actions.escalation_store import EscalationStore
 from actions.red_flags import load_detector
+from receivers import TwilioApiStandIn, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+MODEL = ROOT / "models/current.tar.gz"
 
 
 def load_yaml(path: Path):
@@ -55,8 +65,74 @@ def settings(tmp_path, monkeypatch):
     for name in ("ESCALATION_WEBHOOK_URL", "ESCALATION_SMTP_HOST", "ESCALATION_SMS_TO"):
         monkeypatch.delenv(name, raising=False)
     settings_module.get_settings.cache_clear()
-    from actions import escalation
+    from actions import appointments, escalation
     escalation.escalation_store.cache_clear()
+    appointments.appointment_store.cache_clear()
     yield settings_module.get_settings
     settings_module.get_settings.cache_clear()
     escalation.escalation_store.cache_clear()
+    appointments.appointment_store.cache_clear()
+
+
+@dataclass
+class RunningAssistant:
+    url: str
+    escalations: EscalationStore
+    escalation_db_url: str  # also where SMS opt-outs are kept
+    twilio: TwilioApiStandIn  # where SMS replies arrive
+    sms_webhook_url: str  # the public URL Twilio would sign, deliberately not the loopback one
+    twilio_auth_token: str
+    demo_page_url: str  # the demo clinic page, on its own origin, embedding the widget
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    """The trained model served for real: action server and Rasa (REST and SMS) on free ports,
+    private stores, and a Twilio API stand-in receiving the SMS replies."""
+    if not MODEL.exists():
+        pytest.fail("no trained model: run `make train` (make test does)")
+    tmp = tmp_path_factory.mktemp("assistant")
+    rasa_port, action_port = free_port(), free_port()
+    db = f"sqlite:///{tmp / 'escalations.db'}"
+    (tmp / "endpoints.yml").write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'trackers.db'}\nlock_store:\n  type: in_memory\n")
+    twilio = TwilioApiStandIn("AC" + "1" * 32, "test-twilio-token")
+    public_sms_url = "https://clinic.example.org/webhooks/twilio/webhook"
+    page_port = free_port()
+    page_dir = tmp / "demo"
+    page_dir.mkdir()
+    (page_dir / "index.html").write_text((ROOT / "web/demo/index.html").read_text().replace(
+        "http://localhost:5005", f"http://127.0.0.1:{rasa_port}"))
+    env = {**os.environ, "ESCALATION_DB_URL": db, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "SANIC_HOST": "127.0.0.1",
+           "SANIC_REQUEST_MAX_SIZE": "1000000",
+           "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
+           "TWILIO_FROM_NUMBER": "+15550109999", "TWILIO_API_BASE": twilio.url, "TWILIO_WEBHOOK_URL": public_sms_url,
+           "WEB_CHAT_ORIGINS": f"http://127.0.0.1:{page_port}"}
+    rasa = str(ROOT / ".venv/bin/rasa")
+    logs = open(tmp / "servers.log", "wb")
+    procs = [
+        subprocess.Popen([rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)], cwd=ROOT,
+                         env=env, stdout=logs, stderr=subprocess.STDOUT),
+        subprocess.Popen([rasa, "run", "--model", str(MODEL), "--endpoints", str(tmp / "endpoints.yml"),
+                          "--credentials", str(ROOT / "credentials.yml"), "--port", str(rasa_port)], cwd=ROOT,
+                         env=env, stdout=logs, stderr=subprocess.STDOUT),
+        subprocess.Popen([sys.executable, "-m", "http.server", str(page_port), "--bind", "127.0.0.1",
+                          "--directory", str(page_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    ]
+    url = f"http://127.0.0.1:{rasa_port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/webhooks/rest/", timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        pytest.fail("the Rasa server did not start: see " + str(tmp / "servers.log"))
+    yield RunningAssistant(url, EscalationStore(db), db, twilio, public_sms_url, twilio.auth_token,
+                           f"http://127.0.0.1:{page_port}/")
+    for p in procs:
+        p.terminate()
+        p.wait()
+    twilio.close()

@@ -1,0 +1,100 @@
+"""Upcoming appointments known from outreach, and which outreach messages went out.
+
+Kept in the clinic records database (ESCALATION_DB_URL) so that:
+- a patient's SMS reply opens a conversation that already knows the treatment type
+  (action_session_start looks the phone number up);
+- running the outreach command twice never texts anyone twice: each (appointment, kind) is
+  claimed before its message is sent, and a failed send gives the claim back for the next run.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from datetime import datetime, timezone
+from typing import Optional
+
+import sqlalchemy as sa
+
+from actions.settings import get_settings
+
+_metadata = sa.MetaData()
+
+appointments = sa.Table(
+    "appointments", _metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("phone", sa.String(32), nullable=False, index=True),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("starts_at", sa.String(40), nullable=False),  # ISO 8601 with offset
+    sa.Column("treatment_type", sa.String(16), nullable=False),
+)
+
+outreach_sent = sa.Table(
+    "outreach_sent", _metadata,
+    sa.Column("appointment_key", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # invite | follow_up
+    sa.Column("state", sa.String(16), nullable=False),  # sending | sent
+    sa.Column("at", sa.String(40), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Appointment:
+    phone: str  # E.164
+    first_name: str
+    starts_at: datetime  # timezone-aware
+    treatment_type: str  # medical | cosmetic
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(f"{self.phone}|{self.starts_at.isoformat()}".encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class AppointmentStore:
+    def __init__(self, url: str):
+        self._engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        _metadata.create_all(self._engine)
+
+    def remember(self, appointment: Appointment) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(appointments.delete().where(appointments.c.key == appointment.key))
+            conn.execute(appointments.insert().values(
+                key=appointment.key, phone=appointment.phone, first_name=appointment.first_name,
+                starts_at=appointment.starts_at.isoformat(), treatment_type=appointment.treatment_type))
+
+    def treatment_type_for(self, phone: str) -> Optional[str]:
+        """The treatment type of the phone's latest known appointment."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(appointments.c.treatment_type).where(appointments.c.phone == phone)
+                               .order_by(appointments.c.starts_at.desc()).limit(1)).first()
+        return row.treatment_type if row else None
+
+    def claim(self, appointment: Appointment, kind: str) -> bool:
+        """True if this message is ours to send: nobody has sent or is sending it."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(outreach_sent.insert().values(
+                    appointment_key=appointment.key, kind=kind, state="sending", at=_now()))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def mark_sent(self, appointment: Appointment, kind: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(outreach_sent.update().where(
+                (outreach_sent.c.appointment_key == appointment.key) & (outreach_sent.c.kind == kind))
+                .values(state="sent", at=_now()))
+
+    def release(self, appointment: Appointment, kind: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(outreach_sent.delete().where(
+                (outreach_sent.c.appointment_key == appointment.key) & (outreach_sent.c.kind == kind)))
+
+
+@lru_cache(maxsize=1)
+def appointment_store() -> AppointmentStore:
+    return AppointmentStore(get_settings().escalation_db_url)

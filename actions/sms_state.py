@@ -1,0 +1,66 @@
+"""What the SMS channel remembers per phone number, in the clinic records database.
+
+- Opt-outs: a patient who texts STOP gets nothing more from us until START. Written (committed)
+  before the confirmation is sent, and kept in the same database as escalations, so several Rasa
+  replicas and the outreach command all see them.
+- The numbered options last offered (buttons on the web become "Reply 1, 2..." by SMS), so a reply
+  of "2" means what the patient saw, whichever replica receives it.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Dict, Optional
+
+import sqlalchemy as sa
+
+_metadata = sa.MetaData()
+
+opt_outs = sa.Table(
+    "sms_opt_outs", _metadata,
+    sa.Column("phone", sa.String(32), primary_key=True),
+    sa.Column("opted_out_at", sa.String(40), nullable=False),
+    sa.Column("keyword", sa.String(16), nullable=False),
+)
+
+offered_choices = sa.Table(
+    "sms_offered_choices", _metadata,
+    sa.Column("phone", sa.String(32), primary_key=True),
+    sa.Column("choices", sa.Text, nullable=False),  # JSON {"1": payload, ...}
+)
+
+
+class SmsState:
+    def __init__(self, url: str):
+        self._engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        _metadata.create_all(self._engine)
+
+    def opt_out(self, phone: str, keyword: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(opt_outs.delete().where(opt_outs.c.phone == phone))
+            conn.execute(opt_outs.insert().values(
+                phone=phone, keyword=keyword, opted_out_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+
+    def opt_in(self, phone: str) -> bool:
+        """True when the number had opted out."""
+        with self._engine.begin() as conn:
+            return conn.execute(opt_outs.delete().where(opt_outs.c.phone == phone)).rowcount > 0
+
+    def is_opted_out(self, phone: str) -> bool:
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(opt_outs.c.phone).where(opt_outs.c.phone == phone)).first() is not None
+
+    def offer_choices(self, phone: str, choices: Dict[str, str]) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(offered_choices.delete().where(offered_choices.c.phone == phone))
+            if choices:
+                conn.execute(offered_choices.insert().values(phone=phone, choices=json.dumps(choices)))
+
+    def take_choice(self, phone: str, reply: str) -> Optional[str]:
+        """The payload behind a numbered reply, if that number was offered; offers are used once."""
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(offered_choices.c.choices).where(offered_choices.c.phone == phone)).first()
+            if row is None:
+                return None
+            conn.execute(offered_choices.delete().where(offered_choices.c.phone == phone))
+        return json.loads(row.choices).get(reply.strip().rstrip("."))

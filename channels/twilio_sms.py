@@ -1,0 +1,220 @@
+"""Twilio SMS at /webhooks/twilio/webhook, fixing what Rasa's TwilioInput leaves undone.
+
+Rasa's channel checks no X-Twilio-Signature, sends with Twilio's blocking client inside the event
+loop, answers 500 to a message with no Body, and sends markdown and button syntax as they are.
+This one:
+- rejects any request whose signature does not match (403), computed over TWILIO_WEBHOOK_URL, the
+  public URL Twilio was given, so it holds behind a proxy or load balancer;
+- handles STOP / START / HELP and their usual synonyms before the assistant sees them (opt-outs are
+  stored durably; nothing is sent to an opted-out number until START);
+- answers a message with no text (a photo, a location) politely;
+- lets the assistant handle the message (so an escalation is recorded before Twilio is answered),
+  then sends the reply as plain text, at most 3 segments per message, through Twilio's REST API
+  with aiohttp in a background task, one phone number's messages strictly in order.
+"""
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
+
+import aiohttp
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.twilio import TwilioInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+
+from actions.settings import Settings, TwilioAccount, get_settings
+from actions.sms_state import SmsState
+from channels.rest import MAX_MESSAGE_CHARS
+from channels.sms_format import format_reply
+
+logger = logging.getLogger(__name__)
+
+# Twilio's own default keyword lists (whole message, any case).
+OPT_OUT_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+OPT_IN_KEYWORDS = {"START", "UNSTOP", "YES"}
+HELP_KEYWORDS = {"HELP", "INFO"}
+
+SEND_ATTEMPTS = 4
+SEND_TIMEOUT_SECONDS = 10
+# Empty TwiML: Twilio sends nothing itself; our replies go out through the REST API.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _keyword(text: str) -> str:
+    return text.strip().strip(".!").upper()
+
+
+class SmsSender:
+    """Sends replies through Twilio's Messages API without blocking, in order per phone number."""
+
+    def __init__(self, account: TwilioAccount, state: SmsState):
+        self._account = account
+        self._state = state
+        self._locks: Dict[str, asyncio.Lock] = {}
+        self._tasks: Set[asyncio.Task] = set()
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def send_later(self, phone: str, messages: List[str], *, even_if_opted_out: bool = False) -> None:
+        # The lock is taken in task-creation order (asyncio.Lock is FIFO), so replies keep their order.
+        task = asyncio.create_task(self._send_in_order(phone, messages, even_if_opted_out))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for every queued send (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _send_in_order(self, phone: str, messages: List[str], even_if_opted_out: bool) -> None:
+        lock = self._locks.setdefault(phone, asyncio.Lock())
+        async with lock:
+            loop = asyncio.get_running_loop()
+            if not even_if_opted_out and await loop.run_in_executor(None, self._state.is_opted_out, phone):
+                logger.info("SMS reply suppressed: the number has opted out")
+                return
+            for body in messages:
+                if not await self._send_one(phone, body):
+                    return  # later parts would read out of context
+
+    async def _send_one(self, phone: str, body: str) -> bool:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT_SECONDS))
+        auth = aiohttp.BasicAuth(self._account.account_sid, self._account.auth_token)
+        form = {"To": phone, "From": self._account.from_number, "Body": body}
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                async with self._session.post(self._account.messages_url, data=form, auth=auth) as resp:
+                    if resp.status < 300:
+                        return True
+                    detail = await resp.text()
+                    if resp.status < 500 and resp.status != 429:
+                        logger.error("Twilio refused an SMS reply: HTTP %s %s", resp.status, detail[:200])
+                        return False
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                logger.warning("SMS reply attempt %d failed: %s", attempt + 1, type(exc).__name__)
+            await asyncio.sleep(0.5 * 2 ** attempt)
+        logger.error("SMS reply not sent after %d attempts", SEND_ATTEMPTS)
+        return False
+
+
+class SmsCollector(CollectingOutputChannel):
+    """Collects one turn's replies; named "twilio" so that responses' `channel: twilio` variants apply."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+
+class SmsOutput(OutputChannel):
+    """For messages Rasa sends on its own (e.g. /conversations/<id>/trigger_intent?output_channel=twilio)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+    def __init__(self, sender: SmsSender, state: SmsState):
+        self._sender, self._state = sender, state
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        reply = format_reply([message])
+        if reply.choices:
+            await asyncio.get_running_loop().run_in_executor(None, self._state.offer_choices, recipient_id,
+                                                             reply.choices)
+        self._sender.send_later(recipient_id, reply.messages)
+
+
+class SmsInput(TwilioInput):
+    """Registered in credentials.yml as `channels.twilio_sms.SmsInput`; configured from the environment."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        return cls(get_settings())
+
+    def __init__(self, settings: Settings):
+        account = settings.twilio
+        super().__init__(account and account.account_sid, account and account.auth_token,
+                         account and account.from_number, debug_mode=False)
+        self.settings = settings
+        self.state = SmsState(settings.escalation_db_url)
+        self.sender = SmsSender(account, self.state) if account else None
+        self.validator = RequestValidator(account.auth_token) if account else None
+        if account is None:
+            logger.warning("SMS channel not configured (TWILIO_ACCOUNT_SID unset): it answers 503")
+        elif not settings.twilio_webhook_url:
+            logger.warning("TWILIO_WEBHOOK_URL unset: signatures are checked against the request URL, "
+                           "which is wrong behind a proxy")
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sms = Blueprint("twilio_sms_webhook", __name__)
+
+        @sms.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.sender else "not configured"})
+
+        @sms.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if self.sender is None:
+                return response.json({"message": "the SMS channel is not configured"}, status=503)
+            if not (request.content_type or "").startswith("application/x-www-form-urlencoded"):
+                return response.json({"message": "expected application/x-www-form-urlencoded"}, status=415)
+            url = self.settings.twilio_webhook_url or request.url
+            signature = request.headers.get("X-Twilio-Signature", "")
+            if not self.validator.validate(url, request.form, signature):
+                logger.warning("SMS webhook request with an invalid signature refused")
+                return response.json({"message": "invalid X-Twilio-Signature"}, status=403)
+            phone = (request.form.get("From") or "").strip()
+            if not phone:
+                return response.json({"message": '"From" is required'}, status=400)
+            await self._handle(phone, request.form.get("Body") or "", on_new_message)
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        return sms
+
+    def get_output_channel(self) -> OutputChannel:
+        return SmsOutput(self.sender, self.state)
+
+    async def _handle(self, phone: str, body: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        clinic = self.settings.clinic
+        loop = asyncio.get_running_loop()
+        keyword = _keyword(body)
+        if keyword in OPT_OUT_KEYWORDS:
+            await loop.run_in_executor(None, self.state.opt_out, phone, keyword)
+            self.sender.send_later(phone, [
+                f"You're unsubscribed from {clinic.name} messages and won't get more texts from us. "
+                f"Reply START to resume. In an emergency call {clinic.emergency_number}."], even_if_opted_out=True)
+            return
+        if keyword in OPT_IN_KEYWORDS and await loop.run_in_executor(None, self.state.opt_in, phone):
+            self.sender.send_later(phone, [
+                f"You're subscribed to {clinic.name} messages again. Ask me anything about your Botox treatment."])
+            return
+        if keyword in HELP_KEYWORDS:
+            self.sender.send_later(phone, [
+                f"{clinic.name} Botox patient assistant (automated). To talk to the clinic call {clinic.phone}. "
+                f"In an emergency call {clinic.emergency_number}. Reply STOP to opt out."], even_if_opted_out=True)
+            return
+        if not body.strip():
+            self.sender.send_later(phone, [
+                "Sorry, I can only read text messages. Please type your question. If you feel unwell after "
+                f"an injection, call {clinic.name} on {clinic.phone}, or {clinic.emergency_number} in an emergency."])
+            return
+        if len(body) > MAX_MESSAGE_CHARS:
+            self.sender.send_later(phone, ["Sorry, that message is too long for me. Please send a shorter question."])
+            return
+        chosen = await loop.run_in_executor(None, self.state.take_choice, phone, body)
+        collector = SmsCollector()
+        try:
+            await on_new_message(UserMessage(chosen or body, collector, phone, input_channel=self.name()))
+        except Exception:  # the patient must hear something, whatever failed inside
+            logger.exception("SMS message could not be handled")
+            collector.messages = [{"text": (
+                f"Sorry, something went wrong on our side. Please call {clinic.name} on {clinic.phone}; "
+                f"in an emergency call {clinic.emergency_number}.")}]
+        reply = format_reply(collector.messages)
+        await loop.run_in_executor(None, self.state.offer_choices, phone, reply.choices)
+        self.sender.send_later(phone, reply.messages)
