@@ -51,8 +51,9 @@ class ActionEscalateRedFlag(Action):
         tier = assessment.tier or "urgent"
         symptoms = list(assessment.reasons) or [UNRECOGNISED]
         reference = await self._record(tracker, tier, symptoms, text)
+        # A red flag ends the "what to expect" guide: nothing should prompt "next" after it.
         return [SlotSet("escalation_tier", tier), SlotSet("escalation_recorded", reference is not None),
-                SlotSet("escalation_reference", reference)]
+                SlotSet("escalation_reference", reference), SlotSet("walkthrough_step", None)]
 
     async def _record(self, tracker: Tracker, tier: str, symptoms: List[str], text: str) -> Optional[str]:
         settings = get_settings()

@@ -85,3 +85,20 @@ def test_medical_and_cosmetic_variants_keep_their_own_facts(name, facts):
 def test_safety_net_in_side_effect_answers():
     for name in ("utter_side_effects", "utter_serious_side_effects", "utter_mild_side_effect"):
         assert all("{emergency_number}" in t for t in _texts(name)), name
+
+
+def test_conditional_variants_of_a_response_never_match_together(domain):
+    """Rasa chooses at random among all matching conditional variants, so two that can match at
+    once (no slot on which their conditions disagree) would make the answer a coin toss."""
+    overlapping = []
+    for name, variants in domain["responses"].items():
+        conditional = [v for v in variants if v.get("condition")]
+        for i, first in enumerate(conditional):
+            for second in conditional[i + 1:]:
+                if first.get("channel") != second.get("channel"):
+                    continue
+                a = {c["name"]: c["value"] for c in first["condition"]}
+                b = {c["name"]: c["value"] for c in second["condition"]}
+                if not any(a[slot] != b[slot] for slot in a.keys() & b.keys()):
+                    overlapping.append((name, a, b))
+    assert overlapping == []

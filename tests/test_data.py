@@ -49,3 +49,11 @@ def test_no_example_is_given_two_intents():
 def test_every_intent_is_answered_by_a_rule(domain):
     answered = {step["intent"] for rule in RULES for step in rule["steps"][:1] if "intent" in step}
     assert set(domain["intents"]) - answered == set()
+
+
+def test_no_slot_mapping_runs_an_action_on_every_message(domain):
+    """A custom mapping that names an action makes Rasa run that action during slot extraction
+    after every user message: for action_escalate_red_flag, an escalation recorded for "hello"."""
+    runs_actions = {name: m["action"] for name, slot in domain["slots"].items()
+                    for m in slot.get("mappings", []) if m.get("type") == "custom" and m.get("action")}
+    assert runs_actions == {}

@@ -49,6 +49,7 @@ def test_escalation_is_recorded_before_the_action_returns(settings, make_tracker
     events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, tracker, domain))
     slots = {e["name"]: e["value"] for e in events}
     assert slots["escalation_tier"] == "emergency" and slots["escalation_recorded"] is True
+    assert "walkthrough_step" in slots and slots["walkthrough_step"] is None  # the guide ends
     stored = escalation_store().get(slots["escalation_reference"])
     assert stored.tier == "emergency" and stored.symptoms == ["difficulty swallowing"]
     assert stored.channel == "rest" and stored.sender_id == "patient-1"
@@ -71,7 +72,8 @@ def test_unrecordable_escalation_still_instructs_without_claiming_notice(setting
     escalation_store.cache_clear()
     events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, make_tracker("i can't breathe"), domain))
     slots = {e["name"]: e["value"] for e in events}
-    assert slots == {"escalation_tier": "emergency", "escalation_recorded": False, "escalation_reference": None}
+    assert slots == {"escalation_tier": "emergency", "escalation_recorded": False, "escalation_reference": None,
+                     "walkthrough_step": None}
 
 
 def _record(store, targets=("webhook",)):

@@ -1,0 +1,169 @@
+"""SMS outreach from a CSV of appointments: an invitation before the visit, a check-in after it.
+
+    python -m actions.outreach invite appointments.csv [--rate 1] [--now ISO]
+    python -m actions.outreach follow-up appointments.csv [--rate 1] [--now ISO]
+
+CSV columns: phone, first_name, appointment_time, treatment_type (medical|cosmetic), and optional
+language. appointment_time is ISO 8601 ("2026-11-23 14:30"), with an offset or in the clinic's time
+zone (clinic/settings.yml).
+Each row is checked on its own: a bad row is reported with its line number and the good rows still
+go. Opted-out numbers are skipped. Safe to run twice: each (appointment, message) is sent once.
+Sending is paced (--rate messages per second) and progress is printed; phone numbers are shown
+masked. Exit status: 0 all sent or skipped as expected, 1 some rows were bad or failed to send.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import List, Optional, Tuple
+from zoneinfo import ZoneInfo
+
+from actions.appointments import Appointment, AppointmentStore
+from actions.notifications import DeliveryError, send_twilio_sms
+from actions.settings import Settings, get_settings
+from actions.sms_state import SmsState
+
+REQUIRED_COLUMNS = ("phone", "first_name", "appointment_time", "treatment_type")
+INVITE, FOLLOW_UP = "invite", "follow_up"
+# A check-in is due the day after the visit: from 12 hours to 3 days after it.
+FOLLOW_UP_WINDOW = (timedelta(hours=12), timedelta(days=3))
+SUPPORTED_LANGUAGES = {"", "en"}
+
+
+@dataclass
+class RowProblem:
+    line: int
+    reason: str
+
+
+def mask(phone: str) -> str:
+    return phone[:2] + "*" * max(len(phone) - 6, 0) + phone[-4:]
+
+
+def normalise_phone(raw: str) -> Optional[str]:
+    """E.164 (+ and 8 to 15 digits), the form Twilio reports as `From`; a 10-digit number is taken as +1."""
+    digits = re.sub(r"[\s().-]", "", raw or "")
+    if re.fullmatch(r"\d{10}", digits):
+        digits = "+1" + digits
+    return digits if re.fullmatch(r"\+[1-9]\d{7,14}", digits) else None
+
+
+def parse_rows(path: str, clinic_tz: ZoneInfo) -> Tuple[List[Tuple[int, Appointment, str]], List[RowProblem]]:
+    good, bad = [], []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED_COLUMNS)}")
+        for line, row in enumerate(reader, start=2):
+            problems = []
+            empty = [c for c in REQUIRED_COLUMNS if not (row.get(c) or "").strip()]
+            if empty:
+                bad.append(RowProblem(line, f"empty {', '.join(empty)}"))
+                continue
+            phone = normalise_phone(row["phone"])
+            if phone is None:
+                problems.append("phone number is not valid")
+            treatment = row["treatment_type"].strip().lower()
+            if treatment not in ("medical", "cosmetic"):
+                problems.append("treatment_type must be medical or cosmetic")
+            try:
+                starts_at = datetime.fromisoformat(row["appointment_time"].strip())
+                if starts_at.tzinfo is None:
+                    starts_at = starts_at.replace(tzinfo=clinic_tz)
+            except ValueError:
+                problems.append("appointment_time is not a date and time (YYYY-MM-DD HH:MM)")
+                starts_at = None
+            if problems:
+                bad.append(RowProblem(line, "; ".join(problems)))
+                continue
+            language = (row.get("language") or "").strip().lower()
+            good.append((line, Appointment(phone, row["first_name"].strip(), starts_at, treatment), language))
+    return good, bad
+
+
+def message_for(kind: str, appointment: Appointment, settings: Settings) -> str:
+    clinic = settings.clinic
+    if kind == INVITE:
+        when = appointment.starts_at.strftime("%A %-d %B at %-I:%M %p")
+        return (f"Hi {appointment.first_name}, this is {clinic.name}. Your Botox appointment is on {when}. "
+                f"Reply with any question, or reply GUIDE for what to expect. Reply STOP to opt out.")
+    return (f"Hi {appointment.first_name}, this is {clinic.name}. How are you feeling after your Botox "
+            f"treatment? Reply to tell us, or ask any question. If you have trouble breathing, swallowing "
+            f"or speaking, call {clinic.emergency_number} now. Reply STOP to opt out.")
+
+
+def due(kind: str, appointment: Appointment, now: datetime) -> Optional[str]:
+    """None when the message is due, else why not."""
+    if kind == INVITE:
+        return None if appointment.starts_at > now else "appointment time is in the past"
+    since = now - appointment.starts_at
+    if since < FOLLOW_UP_WINDOW[0]:
+        return "visit not yet over (check-ins go the day after)"
+    if since > FOLLOW_UP_WINDOW[1]:
+        return "visit was more than 3 days ago"
+    return None
+
+
+def run(kind: str, path: str, rate: float, now: datetime, settings: Settings, out=sys.stdout) -> int:
+    if settings.twilio is None:
+        raise SystemExit("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must be set")
+    rows, problems = parse_rows(path, ZoneInfo(settings.clinic.timezone))
+    store, sms_state = AppointmentStore(settings.escalation_db_url), SmsState(settings.escalation_db_url)
+    sent = skipped = failed = 0
+    for number, (line, appointment, language) in enumerate(rows, start=1):
+        prefix = f"[{number}/{len(rows)}] line {line} {mask(appointment.phone)}:"
+        not_due = due(kind, appointment, now)
+        if not_due:
+            problems.append(RowProblem(line, not_due))
+            continue
+        store.remember(appointment)
+        if sms_state.is_opted_out(appointment.phone):
+            print(f"{prefix} skipped, opted out", file=out)
+            skipped += 1
+            continue
+        if not store.claim(appointment, kind):
+            print(f"{prefix} skipped, already sent", file=out)
+            skipped += 1
+            continue
+        try:
+            send_twilio_sms(settings.twilio, appointment.phone, message_for(kind, appointment, settings))
+        except DeliveryError as exc:
+            store.release(appointment, kind)  # the next run tries again
+            print(f"{prefix} FAILED ({exc}); will be retried by the next run", file=out)
+            failed += 1
+            continue
+        store.mark_sent(appointment, kind)
+        note = f" (language {language!r} not available: sent in English)" if language not in SUPPORTED_LANGUAGES else ""
+        print(f"{prefix} sent{note}", file=out)
+        sent += 1
+        if rate > 0:
+            time.sleep(1 / rate)
+    for problem in sorted(problems, key=lambda p: p.line):
+        print(f"line {problem.line}: not sent: {problem.reason}", file=out)
+    print(f"{kind}: {sent} sent, {skipped} skipped, {len(problems)} rows not sent, {failed} failed", file=out)
+    return 1 if failed or problems else 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m actions.outreach", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=["invite", "follow-up"])
+    parser.add_argument("csv")
+    parser.add_argument("--rate", type=float, default=1.0, help="messages per second (default 1)")
+    parser.add_argument("--now", help="treat this ISO time as now (for planning and tests)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=ZoneInfo(settings.clinic.timezone))
+    return run(INVITE if args.kind == "invite" else FOLLOW_UP, args.csv, args.rate, now, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
