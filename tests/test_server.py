@@ -67,3 +67,11 @@ def test_medical_context_from_an_earlier_turn_shapes_the_answer(assistant):
     say(url, "ctx-1", "it's for my chronic migraine")
     text = " ".join(r.get("text", "") for r in say(url, "ctx-1", "how long will it last")[1])
     assert "three to four months" in text and "up to three months" not in text
+
+
+def test_rasa_http_api_is_off_by_default(assistant):
+    # make run enables it only with RASA_API_TOKEN; without it /status and /conversations do not exist.
+    for path in ("/status", "/conversations/rf-1/tracker"):
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(assistant.url + path, timeout=10)
+        assert missing.value.code == 404
