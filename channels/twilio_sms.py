@@ -176,8 +176,8 @@ class SmsInput(TwilioInput):
 
         return sms
 
-    def get_output_channel(self) -> OutputChannel:
-        return SmsOutput(self.sender, self.state)
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return SmsOutput(self.sender, self.state) if self.sender else None
 
     async def _handle(self, phone: str, body: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         clinic = self.settings.clinic
