@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
-from datetime import datetime, timezone
 from typing import Optional
 
 import sqlalchemy as sa
 
+from actions.records_db import open_engine, utc_now_iso
 from actions.settings import get_settings
 
 _metadata = sa.MetaData()
@@ -50,14 +51,9 @@ class Appointment:
         return hashlib.sha256(f"{self.phone}|{self.starts_at.isoformat()}".encode()).hexdigest()
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 class AppointmentStore:
     def __init__(self, url: str):
-        self._engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-        _metadata.create_all(self._engine)
+        self._engine = open_engine(url, _metadata)
 
     def remember(self, appointment: Appointment) -> None:
         with self._engine.begin() as conn:
@@ -78,7 +74,7 @@ class AppointmentStore:
         try:
             with self._engine.begin() as conn:
                 conn.execute(outreach_sent.insert().values(
-                    appointment_key=appointment.key, kind=kind, state="sending", at=_now()))
+                    appointment_key=appointment.key, kind=kind, state="sending", at=utc_now_iso()))
             return True
         except sa.exc.IntegrityError:
             return False
@@ -87,7 +83,7 @@ class AppointmentStore:
         with self._engine.begin() as conn:
             conn.execute(outreach_sent.update().where(
                 (outreach_sent.c.appointment_key == appointment.key) & (outreach_sent.c.kind == kind))
-                .values(state="sent", at=_now()))
+                .values(state="sent", at=utc_now_iso()))
 
     def release(self, appointment: Appointment, kind: str) -> None:
         with self._engine.begin() as conn:

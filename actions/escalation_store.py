@@ -11,11 +11,11 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
 
 import sqlalchemy as sa
+
+from actions.records_db import open_engine, utc_now_iso
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -80,20 +80,13 @@ def new_reference() -> str:
     return "E-" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 class EscalationStore:
     def __init__(self, url: str):
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-        _metadata.create_all(self._engine)
+        self._engine = open_engine(url, _metadata)
 
     def record(self, *, channel: str, sender_id: str, tier: str, symptoms: Sequence[str], message: str,
                recent_turns: Sequence[dict], targets: Iterable[str]) -> Escalation:
-        escalation = Escalation(new_reference(), _now_iso(), channel or "unknown", sender_id, tier,
+        escalation = Escalation(new_reference(), utc_now_iso(), channel or "unknown", sender_id, tier,
                                 list(symptoms), message, list(recent_turns))
         now = time.time()
         with self._engine.begin() as conn:
@@ -134,7 +127,7 @@ class EscalationStore:
         with self._engine.begin() as conn:
             conn.execute(deliveries.update().where(
                 (deliveries.c.escalation_id == escalation_id) & (deliveries.c.target == target)).values(
-                state=DELIVERED, delivered_at=_now_iso(), attempts=deliveries.c.attempts + 1,
+                state=DELIVERED, delivered_at=utc_now_iso(), attempts=deliveries.c.attempts + 1,
                 claimed_until=0.0, last_error=None))
 
     def mark_failed_attempt(self, escalation_id: str, target: str, error: str, retry_at: float) -> None:

@@ -15,7 +15,6 @@ phrase counts as a report: a false alarm costs a phone call, a missed one can co
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -278,7 +277,6 @@ class RedFlagDetector:
         clause = words[clause_start:clause_end]
         before = words[clause_start:start]
         sent_start, sent_end = _bounds(words, start, _SENTENCE_END)
-        sentence = words[sent_start:sent_end]
         outside = words[sent_start:start] + words[end:sent_end]
 
         if self._negated(before, gap_words):

@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Dict, Optional
 
 import sqlalchemy as sa
+
+from actions.records_db import open_engine, utc_now_iso
 
 _metadata = sa.MetaData()
 
@@ -32,14 +33,13 @@ offered_choices = sa.Table(
 
 class SmsState:
     def __init__(self, url: str):
-        self._engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-        _metadata.create_all(self._engine)
+        self._engine = open_engine(url, _metadata)
 
     def opt_out(self, phone: str, keyword: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(opt_outs.delete().where(opt_outs.c.phone == phone))
             conn.execute(opt_outs.insert().values(
-                phone=phone, keyword=keyword, opted_out_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                phone=phone, keyword=keyword, opted_out_at=utc_now_iso()))
 
     def opt_in(self, phone: str) -> bool:
         """True when the number had opted out."""

@@ -141,7 +141,8 @@ class SmsInput(TwilioInput):
         super().__init__(account and account.account_sid, account and account.auth_token,
                          account and account.from_number, debug_mode=False)
         self.settings = settings
-        self.state = SmsState(settings.escalation_db_url)
+        # Unconfigured, the channel only answers 503: it opens no database.
+        self.state = SmsState(settings.escalation_db_url) if account else None
         self.sender = SmsSender(account, self.state) if account else None
         self.validator = RequestValidator(account.auth_token) if account else None
         if account is None:

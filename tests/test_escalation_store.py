@@ -111,3 +111,12 @@ def test_the_escalation_action_records_in_postgresql(postgres_url, settings, mon
     assert slots["escalation_recorded"] is True and slots["escalation_tier"] == "urgent"
     stored = EscalationStore(postgres_url).get(slots["escalation_reference"])
     assert stored.channel == "twilio" and stored.symptoms == ["drooping eyelid or eyebrow"]
+
+
+def test_every_store_of_the_records_database_creates_its_sqlite_directory(tmp_path):
+    # Outreach may be the first thing to open the database on a new machine.
+    from actions.appointments import AppointmentStore
+    from actions.sms_state import SmsState
+    for i, store in enumerate((EscalationStore, SmsState, AppointmentStore)):
+        store(f"sqlite:///{tmp_path / f'new-{i}' / 'records.db'}")
+        assert (tmp_path / f"new-{i}" / "records.db").exists()
