@@ -18,7 +18,7 @@ rm -rf "$split" results/nlu
 $rasa data split nlu --nlu data/nlu.yml --training-fraction 0.8 --random-seed 42 --out "$split"
 $rasa train nlu --nlu "$split/training_data.yml" --out "$split/model" --fixed-model-name heldout --quiet
 $rasa test nlu --nlu "$split/test_data.yml" --model "$split/model/heldout.tar.gz" --out results/nlu --no-plot
-.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.78 --min-intent-f1 0.45
+.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.92 --min-intent-f1 0.65
 
 echo "== test stories (any wrong prediction fails)"
 $rasa test core --stories tests/test_stories.yml --model models/current.tar.gz --out results/core \

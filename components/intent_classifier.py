@@ -1,0 +1,59 @@
+"""Intent classifier: logistic regression over the sentence embedding and the count features.
+
+Why not DIET: with the pretrained embedding available, DIET (100 epochs, about 5 minutes to train
+here) scored 0.83 weighted F1 on the held-out split, and a regularised logistic regression over the
+same features 0.92 in seconds: with 25-60 examples per intent, the transformer fits the counts and
+under-uses the embedding. Rasa's own LogisticRegressionClassifier does the fitting, the skops
+persistence and the ranking; this subclass makes C configurable and scales the feature blocks, since
+raw character n-gram counts grow with message length and would drown the unit-length embedding.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import csr_matrix, hstack, vstack
+from sklearn.preprocessing import normalize
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class EmbeddingIntentClassifier(LogisticRegressionClassifier):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            **LogisticRegressionClassifier.get_default_config(),
+            "C": 20.0,
+            "max_iter": 2000,
+            # Weight of the (unit-length) embedding against the (unit-length) count block.
+            "embedding_weight": 2.0,
+        }
+
+    def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
+                 resource: Resource) -> None:
+        super().__init__(config, name, model_storage, resource)
+        self.clf.set_params(C=self.config["C"])
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        # A message without text (none reaches here from the channels) keeps no intent rather
+        # than failing the whole batch.
+        featurized = [message for message in messages if self._features(message) is not None]
+        if featurized:
+            super().process(featurized)
+        return messages
+
+    def _features(self, message: Message):
+        # Index 1: sentence-level features (0 is per token).
+        sparse = message.get_sparse_features(attribute=TEXT)[1]
+        dense = message.get_dense_features(attribute=TEXT)[1]
+        if sparse is None or dense is None:
+            return None
+        return hstack([normalize(csr_matrix(sparse.features)),
+                       csr_matrix(dense.features * self.config["embedding_weight"])])
+
+    def _create_X(self, messages: List[Message]) -> csr_matrix:
+        return vstack([self._features(message) for message in messages]).tocsr()
