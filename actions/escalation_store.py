@@ -47,6 +47,14 @@ deliveries = sa.Table(
     sa.Column("delivered_at", sa.String(40)),
 )
 
+# Notes added to an escalation after the fact, e.g. that the patient had the conversation deleted.
+escalation_notes = sa.Table(
+    "escalation_notes", _metadata,
+    sa.Column("escalation_id", sa.String(32), sa.ForeignKey("escalations.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class Escalation:
@@ -99,6 +107,22 @@ class EscalationStore:
                     escalation_id=escalation.id, target=target, state=PENDING, attempts=0,
                     next_attempt_at=now, claimed_until=0.0))
         return escalation
+
+    def add_note_for_sender(self, sender_id: str, note: str) -> List[str]:
+        """Note `note` on every escalation of this conversation; returns their references."""
+        with self._engine.begin() as conn:
+            ids = [row.id for row in conn.execute(
+                sa.select(escalations.c.id).where(escalations.c.sender_id == sender_id))]
+            for escalation_id in ids:
+                conn.execute(escalation_notes.insert().values(
+                    escalation_id=escalation_id, created_at=utc_now_iso(), note=note))
+        return ids
+
+    def notes(self, escalation_id: str) -> List[str]:
+        with self._engine.connect() as conn:
+            return [row.note for row in conn.execute(
+                sa.select(escalation_notes.c.note).where(escalation_notes.c.escalation_id == escalation_id)
+                .order_by(escalation_notes.c.created_at))]
 
     def get(self, escalation_id: str) -> Optional[Escalation]:
         with self._engine.connect() as conn:

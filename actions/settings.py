@@ -26,6 +26,8 @@ class ClinicSettings:
     phone: str
     emergency_number: str
     timezone: str = "UTC"
+    # Conversations inactive for longer are deleted by the retention command (components/tracker_store.py).
+    retention_days: float = 90
 
     def template_values(self) -> Dict[str, str]:
         """Values for the {clinic_name}, {clinic_phone} and {emergency_number} placeholders."""
@@ -103,7 +105,7 @@ def load_clinic(path: str) -> ClinicSettings:
     if missing:
         raise ValueError(f"{path}: missing {', '.join(missing)}")
     return ClinicSettings(str(data["clinic_name"]), str(data["clinic_phone"]), str(data["emergency_number"]),
-                          str(data.get("timezone") or "UTC"))
+                          str(data.get("timezone") or "UTC"), float(data.get("retention_days") or 90))
 
 
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:

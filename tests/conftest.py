@@ -83,6 +83,8 @@ class RunningAssistant:
     sms_webhook_url: str  # the public URL Twilio would sign, deliberately not the loopback one
     twilio_auth_token: str
     demo_page_url: str  # the demo clinic page, on its own origin, embedding the widget
+    tracker_db: Path  # the SQLite tracker store
+    log_path: Path  # everything the action server and Rasa printed, at their default log level
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +98,8 @@ def assistant(tmp_path_factory):
     db = f"sqlite:///{tmp / 'escalations.db'}"
     (tmp / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'trackers.db'}\nlock_store:\n  type: in_memory\n")
+        f"tracker_store:\n  type: components.tracker_store.PrivacyAwareSQLTrackerStore\n  dialect: sqlite\n"
+        f"  db: {tmp / 'trackers.db'}\nlock_store:\n  type: in_memory\n")
     twilio = TwilioApiStandIn("AC" + "1" * 32, "test-twilio-token")
     public_sms_url = "https://clinic.example.org/webhooks/twilio/webhook"
     page_port = free_port()
@@ -131,7 +134,7 @@ def assistant(tmp_path_factory):
     else:
         pytest.fail("the Rasa server did not start: see " + str(tmp / "servers.log"))
     yield RunningAssistant(url, EscalationStore(db), db, twilio, public_sms_url, twilio.auth_token,
-                           f"http://127.0.0.1:{page_port}/")
+                           f"http://127.0.0.1:{page_port}/", tmp / "trackers.db", tmp / "servers.log")
     for p in procs:
         p.terminate()
         p.wait()

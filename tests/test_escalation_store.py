@@ -35,7 +35,7 @@ def store_url(request, tmp_path):
     # Each test starts from empty tables on the shared server.
     store = EscalationStore(url)
     with store._engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE escalation_deliveries, escalations")
+        conn.exec_driver_sql("TRUNCATE escalation_notes, escalation_deliveries, escalations")
     store.dispose()
     return url
 
