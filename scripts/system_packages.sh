@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the tests start for real: PostgreSQL (escalation store) and Chromium (web widget).
+# Debian packages the tests start for real: PostgreSQL (stores), Chromium (web widget), Redis (lock
+# store) and nginx (load balancer) for the cluster.
 # Installs only what is missing, so on a prepared machine it does nothing.
 set -euo pipefail
-packages=(postgresql chromium)
+packages=(postgresql chromium redis-server nginx-light)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
