@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from typing import Iterable, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.privacy import DELETION_SLOT  # noqa: E402 (set only by the forget action)
+from actions.privacy import DELETION_SLOT
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +53,11 @@ class PrivacyAwareSQLTrackerStore(SQLTrackerStore):
         inactive = (sa.select(events.c.sender_id).group_by(events.c.sender_id)
                     .having(sa.func.max(events.c.timestamp) < cutoff))
         with self.session_scope() as session:
-            senders = [row[0] for row in session.execute(inactive)]
-            for batch in _batches(senders, 500):
-                session.execute(events.delete().where(events.c.sender_id.in_(batch)))
+            count = session.execute(sa.select(sa.func.count()).select_from(inactive.subquery())).scalar()
+            # One statement re-checking inactivity, so a conversation that just got a message stays.
+            session.execute(events.delete().where(events.c.sender_id.in_(inactive)))
             session.commit()
-        return len(senders)
-
-
-def _batches(items: list, size: int) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+        return count
 
 
 def _open_configured_store(endpoints: str) -> PrivacyAwareSQLTrackerStore:
