@@ -12,6 +12,8 @@ DEMO_PORT=${DEMO_PORT:-8080}
 export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 # Sanic reads SANIC_* settings: refuse request bodies over 1 MB (413) instead of Sanic's 100 MB.
 export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
+# Rasa's listen backlog defaults to 100 connections; a burst beyond it is refused by the kernel.
+export SANIC_BACKLOG=${SANIC_BACKLOG:-1024}
 mkdir -p var
 
 pids=()

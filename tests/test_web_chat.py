@@ -167,4 +167,19 @@ def test_the_widget_in_a_real_browser(assistant, browser):
     page.keyboard.press("Escape")
     assert page.locator(".bx-panel").is_hidden()
     assert page.evaluate("document.activeElement.className") == "bx-launch"
+
+    # "Forget me": after the confirmation the transcript is gone from the page and from the
+    # browser's storage too; the emergency banner stays.
+    page.keyboard.press("Enter")
+    page.keyboard.type("please delete my data")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Yes, delete it").last.click(timeout=30000)
+    page.wait_for_function("[...document.querySelectorAll('.bx-bot')].some(e => e.innerText.includes('has been deleted'))",
+                           timeout=30000)
+    page.wait_for_function("!document.querySelector('.bx-log').innerText.includes('neuromodulator')", timeout=10000)
+    stored = page.evaluate("JSON.stringify(sessionStorage)")
+    assert "pinch" not in stored and "breathe" not in stored and "has been deleted" in stored
+    assert page.locator(".bx-banner").is_visible()
+    page.reload()
+    assert "pinch" not in page.locator(".bx-log").inner_text()
     page.close()

@@ -195,6 +195,13 @@
       if (msg.text || (msg.quick_replies || msg.buttons)) {
         record({ from: "bot", text: msg.text || "", buttons: msg.quick_replies || msg.buttons || [] });
       }
+      if (custom && custom.type === "conversation_deleted") {
+        // The patient had the conversation deleted: forget it in this browser too, all but the
+        // confirmation. The banner stays: it holds instructions and a reference, no message text.
+        state.transcript = state.transcript.slice(-1); save();
+        ui.log.textContent = "";
+        state.transcript.forEach(render);
+      }
     });
     socket.on("error_message", function (e) { ui.status.textContent = e.message; });
     socket.on("connect_error", function () {
