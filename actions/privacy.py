@@ -1,8 +1,9 @@
 """'Forget me': delete the patient's conversation after they confirmed.
 
-The deletion itself happens in the tracker store (components/tracker_store.py) when the turn being
-saved sets the `conversation_deleted` slot, which only this action does, after the confirmation. This action makes sure a confirmation came first and notes on
-the conversation's escalations, which are kept as clinical records, that the patient asked.
+The deletion itself happens in the tracker store (components/tracker_store.py) when the tracker
+being saved has the `conversation_deleted` slot set, which only this action does, after the
+confirmation. This action makes sure a confirmation came first and notes on the conversation's
+escalations, which are kept as clinical records, that the patient asked.
 """
 import asyncio
 import logging

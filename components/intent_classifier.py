@@ -15,7 +15,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from scipy.sparse import csr_matrix, hstack, vstack
 from sklearn.preprocessing import normalize
@@ -41,19 +41,23 @@ class EmbeddingIntentClassifier(LogisticRegressionClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         # A message without text (none reaches here from the channels) keeps no intent rather
         # than failing the whole batch.
-        featurized = [message for message in messages if self._features(message) is not None]
+        featurized = [message for message in messages if _has_sparse_and_dense_sentence_features(message)]
         if featurized:
             super().process(featurized)
         return messages
 
-    def _features(self, message: Message):
-        # Index 1: sentence-level features (0 is per token).
-        sparse = message.get_sparse_features(attribute=TEXT)[1]
-        dense = message.get_dense_features(attribute=TEXT)[1]
-        if sparse is None or dense is None:
-            return None
-        return hstack([normalize(csr_matrix(sparse.features)),
-                       csr_matrix(dense.features * self.config["embedding_weight"])])
-
     def _create_X(self, messages: List[Message]) -> csr_matrix:
-        return vstack([self._features(message) for message in messages]).tocsr()
+        rows = []
+        for message in messages:
+            # Index 1: sentence-level features (0 is per token).
+            sparse = message.get_sparse_features(attribute=TEXT)[1]
+            dense = message.get_dense_features(attribute=TEXT)[1]
+            rows.append(hstack([normalize(csr_matrix(sparse.features)),
+                                csr_matrix(dense.features * self.config["embedding_weight"])]))
+        return vstack(rows).tocsr()
+
+
+def _has_sparse_and_dense_sentence_features(message: Message) -> bool:
+    kinds = {feature.is_sparse() for feature in message.features
+             if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE}
+    return kinds == {True, False}

@@ -1,8 +1,8 @@
 """Rasa featurizer adding a pretrained sentence embedding to each message.
 
-DIET gets the embedding as a dense sentence-level feature next to the count features: the counts
-keep exact wording ("touch up", typos via character n-grams), the embedding carries meaning for
-wording the training data never had. See sentence_encoder.py for where the model comes from.
+The intent classifier gets the embedding as a dense sentence-level feature next to the count
+features: the counts keep exact wording ("touch up", typos via character n-grams), the embedding
+carries meaning for wording the training data never had. See sentence_encoder.py for where the model comes from.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Rasa's SQL tracker store, with the two deletions a patient and the clinic need.
 
-- "Forget me": when a turn sets the `conversation_deleted` slot (only `action_forget_conversation`
-  does, after the patient confirmed), the conversation's events are deleted at save time instead of
-  being stored. Deleting from the action
-  server would not work: Rasa saves the in-memory tracker after the action and, finding no stored
-  events, would write the whole conversation back.
+- "Forget me": when the tracker being saved has the `conversation_deleted` slot set (only
+  `action_forget_conversation` sets it, after the patient confirmed), the conversation's events are
+  deleted instead of stored. The slot is never stored itself, so only that turn's save sees it.
+  Deleting from the action server would not work: Rasa saves the in-memory tracker after the action
+  and, finding no stored events, would write the whole conversation back.
 - Retention: `python -m components.tracker_store --days N` deletes conversations whose latest event
   is older than N days (default: `retention_days` in the clinic settings file).
 
@@ -20,7 +20,6 @@ from typing import Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.privacy import DELETION_SLOT
@@ -30,10 +29,7 @@ logger = logging.getLogger(__name__)
 
 class PrivacyAwareSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
-        with self.session_scope() as session:
-            unsaved = list(self._additional_events(session, tracker))
-        if any(isinstance(event, SlotSet) and event.key == DELETION_SLOT and event.value is True
-               for event in unsaved):
+        if tracker.get_slot(DELETION_SLOT) is True:
             self.delete_conversation(tracker.sender_id)
             return
         await super().save(tracker)

@@ -88,15 +88,10 @@ async def _run(url, prefix, during=None):
     return {f"{prefix}-{i}": turns for i, turns in enumerate(results)}, served_by, failures
 
 
-def _stored_turns(database_url, sender):
+def _stored_turns(conn, sender):
     """(user text, [bot texts]) per turn, from the tracker store, in stored order."""
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("select type_name, data from events where sender_id = :s order by id"),
-                                {"s": sender}).fetchall()
-    finally:
-        engine.dispose()
+    rows = conn.execute(sa.text("select type_name, data from events where sender_id = :s order by id"),
+                        {"s": sender}).fetchall()
     turns, opening = [], []  # the disclaimer is sent at session start, before the first message is stored
     for type_name, data in rows:
         event = json.loads(data)
@@ -108,9 +103,14 @@ def _stored_turns(database_url, sender):
 
 
 def _check_every_tracker(env, conversations):
-    for sender, turns in conversations.items():
-        assert len(turns) == len(QUESTIONS), sender
-        assert _stored_turns(env["DATABASE_URL"], sender) == turns, sender
+    engine = sa.create_engine(env["DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            for sender, turns in conversations.items():
+                assert len(turns) == len(QUESTIONS), sender
+                assert _stored_turns(conn, sender) == turns, sender
+    finally:
+        engine.dispose()
 
 
 def test_200_conversations_across_two_replicas_lose_and_duplicate_nothing(cluster):
