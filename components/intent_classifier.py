@@ -4,20 +4,23 @@ Why not DIET: with the pretrained embedding available, DIET (100 epochs, about 5
 here) scored 0.83 weighted F1 on the held-out split, and a regularised logistic regression over the
 same features 0.92 in seconds: with 25-60 examples per intent, the transformer fits the counts and
 under-uses the embedding. Rasa's own LogisticRegressionClassifier does the fitting, the skops
-persistence and the ranking; this subclass makes C configurable and scales the feature blocks, since
-raw character n-gram counts grow with message length and would drown the unit-length embedding.
+persistence; this subclass makes C configurable, scales the feature blocks (raw character n-gram
+counts grow with message length and would drown the unit-length embedding), and predicts with NumPy.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
 
+import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.utils.tensorflow.constants import RANKING_LENGTH
 from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.special import softmax
 from sklearn.preprocessing import normalize
 
 
@@ -39,12 +42,32 @@ class EmbeddingIntentClassifier(LogisticRegressionClassifier):
         self.clf.set_params(C=self.config["C"])
 
     def process(self, messages: List[Message]) -> List[Message]:
-        # A message without text (none reaches here from the channels) keeps no intent rather
-        # than failing the whole batch.
-        featurized = [message for message in messages if _has_sparse_and_dense_sentence_features(message)]
-        if featurized:
-            super().process(featurized)
+        for message in messages:
+            # A message without text (none reaches here from the channels) keeps no intent rather
+            # than failing the whole batch.
+            if not _has_sparse_and_dense_sentence_features(message):
+                continue
+            ranking = sorted(({"name": name, "confidence": float(confidence)}
+                              for name, confidence in zip(self.clf.classes_, self._probabilities(message))),
+                             key=lambda entry: -entry["confidence"])
+            message.set(INTENT, ranking[0], add_to_output=True)
+            if self.config[RANKING_LENGTH] > 0:
+                ranking = ranking[: self.config[RANKING_LENGTH]]
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
+
+    def _probabilities(self, message: Message) -> np.ndarray:
+        """What `self.clf.predict_proba(self._create_X([message]))[0]` returns (a multinomial model:
+        the softmax of coef . x + intercept), without scikit-learn's per-call input checks and the
+        sparse stacking, which took 3 ms of every turn; this takes about 0.1 ms."""
+        sparse = message.get_sparse_features(attribute=TEXT)[1].features.tocsr()  # sums duplicates
+        dense = message.get_dense_features(attribute=TEXT)[1].features.ravel()
+        count_columns = sparse.shape[1]
+        scores = self.clf.intercept_ + self.clf.coef_[:, count_columns:] @ (dense * self.config["embedding_weight"])
+        length = np.sqrt(sparse.data @ sparse.data)
+        if length:
+            scores = scores + self.clf.coef_[:, sparse.indices] @ sparse.data / length
+        return softmax(scores)
 
     def _create_X(self, messages: List[Message]) -> csr_matrix:
         rows = []

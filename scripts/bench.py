@@ -31,7 +31,8 @@ QUESTIONS = ["hello", "what is botox", "is it for wrinkles", "does it hurt", "ho
              "what are the side effects", "what should i avoid after the injections", "when will i see results",
              "how much does it cost", "thank you"]
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-       "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_MAX_CACHE_SIZE": "0", "SANIC_HOST": "127.0.0.1"}
+       "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_MAX_CACHE_SIZE": "0", "SANIC_HOST": "127.0.0.1",
+       "OPENBLAS_NUM_THREADS": "1"}  # as run.sh and cluster.sh serve, for both assistants
 
 
 @dataclass

@@ -19,6 +19,8 @@ export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
 # Rasa's listen backlog is 100: a burst of new conversations through nginx (which opens a
 # connection per request) overflowed it, and the kernel refused connections (seen as 502s).
 export SANIC_BACKLOG=${SANIC_BACKLOG:-1024}
+# One BLAS thread per process (see run.sh): two replicas with two spinning threads each halved throughput.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
 wait_for_http() {  # URL SECONDS
   for _ in $(seq "$2"); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 1; done
