@@ -24,9 +24,7 @@ from rasa.shared.nlu.training_data.message import Message
 from actions.red_flags import NEGATED, PAST, REPORT, load_detector
 
 REPORT_INTENT = "report_red_flag"
-SAFETY_NET_INTENT = "ask_serious_side_effects"
-# Intents whose answers already carry the emergency safety net.
-SAFETY_NET_INTENTS = {"ask_side_effects", SAFETY_NET_INTENT}
+SAFETY_NET_INTENT = "ask_side_effects"
 FALLBACK_INTENT = "nlu_fallback"
 
 
@@ -76,7 +74,7 @@ class RedFlagDetector(GraphComponent):
                 best = next((r["name"] for r in ranking if r["name"] not in (REPORT_INTENT, FALLBACK_INTENT)),
                             FALLBACK_INTENT)
                 self._set_intent(message, best)
-        elif intent not in SAFETY_NET_INTENTS:
+        elif intent != SAFETY_NET_INTENT:
             self._set_intent(message, SAFETY_NET_INTENT)
 
     @staticmethod

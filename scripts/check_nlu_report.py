@@ -1,4 +1,4 @@
-"""Fail when NLU quality on held-out data drops below the project's thresholds.
+"""Fail when NLU quality on held-out data (the cross-validation folds) drops below the project's thresholds.
 
 usage: check_nlu_report.py results/nlu/intent_report.json [--min-weighted-f1 0.95] [--min-intent-f1 0.85]
 """
@@ -19,7 +19,7 @@ def main() -> int:
     intents = {name: v["f1-score"] for name, v in report.items()
                if isinstance(v, dict) and "support" in v and name not in ("micro avg", "macro avg", "weighted avg")}
     weak = {name: round(f1, 3) for name, f1 in sorted(intents.items()) if f1 < args.min_intent_f1}
-    print(f"NLU held-out: weighted F1 {weighted:.3f} (min {args.min_weighted_f1}), "
+    print(f"NLU: weighted F1 {weighted:.3f} (min {args.min_weighted_f1}), "
           f"lowest intent {min(intents.values()):.3f} (min {args.min_intent_f1}) over {len(intents)} intents")
     failed = weighted < args.min_weighted_f1 or bool(weak)
     if weak:

@@ -12,13 +12,12 @@ $rasa data validate --fail-on-warnings --quiet
 echo "== pytest"
 .venv/bin/python -m pytest
 
-echo "== NLU on a held-out 20% split (fixed seed)"
-split=build/nlu_split
-rm -rf "$split" results/nlu
-$rasa data split nlu --nlu data/nlu.yml --training-fraction 0.8 --random-seed 42 --out "$split"
-$rasa train nlu --nlu "$split/training_data.yml" --out "$split/model" --fixed-model-name heldout --quiet
-$rasa test nlu --nlu "$split/test_data.yml" --model "$split/model/heldout.tar.gz" --out results/nlu --no-plot
-.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.92 --min-intent-f1 0.65
+# Five-fold cross-validation, not one 20% split: with 6-15 test sentences an intent, one split's
+# figures moved by 0.03 (weighted) and 0.2 (an intent) when a few examples were added elsewhere.
+echo "== NLU five-fold cross-validation"
+rm -rf results/nlu
+$rasa test nlu --nlu data/nlu.yml --cross-validation --folds 5 --out results/nlu --no-plot
+.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.90 --min-intent-f1 0.75
 
 echo "== test stories (any wrong prediction fails)"
 $rasa test core --stories tests/test_stories.yml --model models/current.tar.gz --out results/core \

@@ -83,7 +83,7 @@ def test_medical_and_cosmetic_variants_keep_their_own_facts(name, facts):
 
 
 def test_safety_net_in_side_effect_answers():
-    for name in ("utter_side_effects", "utter_serious_side_effects", "utter_mild_side_effect"):
+    for name in ("utter_side_effects", "utter_mild_side_effect"):
         assert all("{emergency_number}" in t for t in _texts(name)), name
 
 
