@@ -57,9 +57,10 @@ class EmbeddingIntentClassifier(LogisticRegressionClassifier):
         return messages
 
     def _probabilities(self, message: Message) -> np.ndarray:
-        """What `self.clf.predict_proba(self._create_X([message]))[0]` returns (a multinomial model:
-        the softmax of coef . x + intercept), without scikit-learn's per-call input checks and the
-        sparse stacking, which took 3 ms of every turn; this takes about 0.1 ms."""
+        """What `self.clf.predict_proba(self._create_X([message]))[0]` returns: lbfgs fits a
+        multinomial model for more than two intents, so the softmax of coef . x + intercept. Without
+        scikit-learn's per-call input checks and the sparse stacking, a message takes 1.2 ms instead
+        of 3.0 (most of what is left is Rasa joining the count blocks in get_sparse_features)."""
         sparse = message.get_sparse_features(attribute=TEXT)[1].features.tocsr()  # sums duplicates
         dense = message.get_dense_features(attribute=TEXT)[1].features.ravel()
         count_columns = sparse.shape[1]

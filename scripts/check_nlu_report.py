@@ -1,4 +1,5 @@
-"""Fail when NLU quality on held-out data (the cross-validation folds) drops below the project's thresholds.
+"""Fail when NLU quality on held-out data (the cross-validation folds' test sets) drops below the
+project's thresholds.
 
 usage: check_nlu_report.py results/nlu/intent_report.json [--min-weighted-f1 0.95] [--min-intent-f1 0.85]
 """
