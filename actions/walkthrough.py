@@ -3,7 +3,8 @@
 This action only moves the `walkthrough_step` slot on; the rule that runs it then sends
 utter_walkthrough, whose variants (domain.yml) show that step for the patient's treatment type.
 Between steps the patient can ask anything (ordinary rules answer, the step is kept) and say
-"next" to carry on. When the treatment type is unknown the guide asks once, with buttons that
+"next" to carry on. A plain "yes" / "ok" or "no" straight after a part (data/rules.yml) means
+next or stop. When the treatment type is unknown the guide asks once, with buttons that
 restart it with the type set. A red-flag escalation ends the guide (actions/escalation.py).
 """
 from typing import Any, Dict, List, Text
@@ -15,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 STEP_SLOT = "walkthrough_step"
 CHOOSING = "choose_type"
 NEXT_STEP = {CHOOSING: "before", "before": "during", "during": "after", "after": "checklist"}
+ENDING_INTENTS = {"walkthrough_stop", "deny"}
 
 
 class ActionWalkthrough(Action):
@@ -24,10 +26,16 @@ class ActionWalkthrough(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent == "walkthrough_stop":
+        step = tracker.get_slot(STEP_SLOT)
+        if intent in ENDING_INTENTS:
+            return [SlotSet(STEP_SLOT, None)]
+        if intent == "affirm" and step in (None, "checklist"):
+            # An "ok" to the checklist ends the guide rather than starting it again:
+            # utter_walkthrough's unconditional variant says it is finished.
             return [SlotSet(STEP_SLOT, None)]
         if tracker.get_slot("treatment_type") is None:
             return [SlotSet(STEP_SLOT, CHOOSING)]
-        step = None if intent == "start_walkthrough" else tracker.get_slot(STEP_SLOT)
+        if intent == "start_walkthrough":
+            step = None
         # After the checklist (or outside the guide) "next" starts it again.
         return [SlotSet(STEP_SLOT, NEXT_STEP.get(step, "before"))]

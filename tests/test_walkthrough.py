@@ -24,6 +24,11 @@ def _next_step(make_tracker, dispatcher, domain, intent, **slots):
     ("walkthrough_next", "checklist", "before"),
     ("walkthrough_next", None, "before"),
     ("walkthrough_stop", "during", None),
+    # A plain yes / no straight after a part (the rules route only those here)
+    ("affirm", "before", "during"),
+    ("affirm", "checklist", None),  # "ok" to the checklist finishes the guide, no restart
+    ("affirm", None, None),
+    ("deny", "during", None),
 ])
 def test_the_guide_moves_through_its_parts(make_tracker, dispatcher, domain, intent, step, expected):
     assert _next_step(make_tracker, dispatcher, domain, intent, treatment_type="cosmetic",
@@ -33,13 +38,17 @@ def test_the_guide_moves_through_its_parts(make_tracker, dispatcher, domain, int
 def test_an_unknown_treatment_type_is_asked_with_buttons_that_restart_the_guide(make_tracker, dispatcher, domain):
     assert _next_step(make_tracker, dispatcher, domain, "start_walkthrough") == "choose_type"
     [ask] = [v for v in domain["responses"]["utter_walkthrough"]
-             if v["condition"] == [{"type": "slot", "name": "walkthrough_step", "value": "choose_type"}]]
+             if v.get("condition") == [{"type": "slot", "name": "walkthrough_step", "value": "choose_type"}]]
     assert all(b["payload"].startswith("/start_walkthrough{") for b in ask["buttons"])
 
 
 def test_every_step_has_a_medical_and_a_cosmetic_version_and_the_parts_offer_next(domain):
     shown = {}
+    [finished] = [v for v in domain["responses"]["utter_walkthrough"] if "condition" not in v]
+    assert "what to expect" in finished["text"]  # no step set: says how to see the guide again
     for variant in domain["responses"]["utter_walkthrough"]:
+        if variant is finished:
+            continue
         condition = {c["name"]: c["value"] for c in variant["condition"]}
         shown[(condition["walkthrough_step"], condition.get("treatment_type"))] = variant
     for step in ("before", "during", "after", "checklist"):
