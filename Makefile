@@ -48,7 +48,7 @@ cluster: train system-packages ## PostgreSQL, Redis, 2 Rasa replicas, action ser
 	@scripts/cluster.sh run var/cluster 8000
 
 bench: train system-packages ## throughput, latency, start time, training time, memory: ours vs stock `rasa init`
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
 retention: install ## delete conversations inactive for longer than retention_days (clinic/settings.yml)
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(PY) -m components.tracker_store --endpoints $${ENDPOINTS:-endpoints.yml}

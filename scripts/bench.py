@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import aiohttp
+
+from scripts.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA = str(ROOT / ".venv/bin/rasa")
@@ -56,12 +57,6 @@ class Result:
     start_seconds: Optional[float] = None
     peak_mb: Optional[float] = None
     loads: Dict[int, Load] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_mb(pids: List[int]) -> float:

@@ -1,7 +1,6 @@
 """Real protocol peers on loopback for the escalation delivery tests."""
 import base64
 import json
-import socket
 import threading
 import time
 import urllib.parse
@@ -9,11 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from scripts.ports import free_port
 
 
 class _Server:
