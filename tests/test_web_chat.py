@@ -121,11 +121,11 @@ def test_the_widget_in_a_real_browser(assistant, browser):
     assert page.locator(".bx-log").get_attribute("aria-live") == "polite"
     page.screenshot(path=str(SCREENSHOTS / "1-answer.png"))
 
-    # Quick replies render as buttons, and a button answers.
+    # Quick replies render as buttons, and a button answers (the question again, for cosmetic).
     page.keyboard.type("how long do results last")
     page.keyboard.press("Enter")
     page.get_by_role("button", name="Cosmetic").last.click(timeout=30000)
-    page.wait_for_function("[...document.querySelectorAll('.bx-bot')].some(e => e.innerText.includes('cosmetic Botox'))",
+    page.wait_for_function("[...document.querySelectorAll('.bx-bot')].some(e => e.innerText.includes('Cosmetic results last'))",
                            timeout=30000)
 
     # A red flag pins a banner with a tap-to-call link, which later messages do not push away.
