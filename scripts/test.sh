@@ -17,7 +17,7 @@ echo "== pytest"
 echo "== NLU five-fold cross-validation"
 rm -rf results/nlu
 $rasa test nlu --nlu data/nlu.yml --cross-validation --folds 5 --out results/nlu --no-plot
-.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.91 --min-intent-f1 0.80
+.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.91 --min-intent-f1 0.78
 
 echo "== test stories (any wrong prediction fails)"
 $rasa test core --stories tests/test_stories.yml --model models/current.tar.gz --out results/core \
