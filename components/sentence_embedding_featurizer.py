@@ -2,7 +2,8 @@
 
 The intent classifier gets the embedding as a dense sentence-level feature next to the count
 features: the counts keep exact wording ("touch up", typos via character n-grams), the embedding
-carries meaning for wording the training data never had. See sentence_encoder.py for where the model comes from.
+carries meaning for wording the training data never had. See sentence_encoder.py for where the
+model comes from.
 """
 
 from __future__ import annotations

@@ -14,13 +14,7 @@ root=$(pwd)
 command=${1:-run}
 dir=$(realpath -m "${2:-var/cluster}")
 port=${3:-8000}
-export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
-export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
-# Rasa's listen backlog is 100: a burst of new conversations through nginx (which opens a
-# connection per request) overflowed it, and the kernel refused connections (seen as 502s).
-export SANIC_BACKLOG=${SANIC_BACKLOG:-1024}
-# One BLAS thread per process (see run.sh): two replicas with two spinning threads each halved throughput.
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+source scripts/server_env.sh
 
 wait_for_http() {  # URL SECONDS
   for _ in $(seq "$2"); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 1; done

@@ -8,15 +8,7 @@ cd "$(dirname "$0")/.."
 RASA_PORT=${RASA_PORT:-5005}
 ACTION_PORT=${ACTION_PORT:-5055}
 DEMO_PORT=${DEMO_PORT:-8080}
-# No telemetry or crash reports leave the machine.
-export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
-# Sanic reads SANIC_* settings: refuse request bodies over 1 MB (413) instead of Sanic's 100 MB.
-export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
-# Rasa's listen backlog defaults to 100 connections; a burst beyond it is refused by the kernel.
-export SANIC_BACKLOG=${SANIC_BACKLOG:-1024}
-# One BLAS thread per process: OpenBLAS's extra thread spins between the sentence encoder's small
-# matrix products and takes the CPU other processes need (the 2-replica cluster: 33 -> 61 turns/s).
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+source scripts/server_env.sh
 mkdir -p var
 
 pids=()
