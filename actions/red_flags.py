@@ -126,7 +126,7 @@ class RedFlagDetector:
 
         self._nlp = nlp
         self._spellings = {str(k).lower(): str(v).lower() for k, v in (rules.get("spellings") or {}).items()}
-        self._known_words = self._english_words(nlp)
+        self._known_words, self._inflected_words = self._english_words(nlp)
         self._typo_targets: List[str] = []  # filled once the patterns are known, below
         self._categories = rules["categories"]
         self._combinations = rules.get("combinations") or []
@@ -173,14 +173,16 @@ class RedFlagDetector:
         return cls(spacy.load(pipeline_path), rules)
 
     @staticmethod
-    def _english_words(nlp) -> set:
-        """Words known to be English (lemmas and stop words): never typo-corrected."""
+    def _english_words(nlp):
+        """Words known to be English, never typo-corrected: lemmas and stop words (a set), and the
+        inflected forms the lemma table maps (the table itself: its keys are hashed strings).
+        Without the inflected forms "fewer" was one letter from "fever" ("fewer migraines")."""
         words = {w.lower() for w in nlp.Defaults.stop_words}
         try:
             table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
         except (KeyError, ValueError):
-            return words
-        return words | {str(v).lower() for v in table.values()}
+            return words, {}
+        return words | {str(v).lower() for v in table.values()}, table
 
     def _canonical_phrase(self, phrase: str) -> str:
         """Canonical form of a phrase from the rules file, keeping the pattern syntax intact."""
@@ -212,7 +214,7 @@ class RedFlagDetector:
     # Canonical words
     # ---------------------------------------------------------------------------------------
     def _correct_typo(self, word: str) -> Optional[str]:
-        if len(word) < 5 or word in self._known_words:
+        if len(word) < 5 or word in self._known_words or word in self._inflected_words:
             return None
         # Typos rarely change the first letter; requiring it keeps "never" from becoming "fever".
         close = [t for t in self._typo_targets

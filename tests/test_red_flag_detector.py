@@ -14,7 +14,7 @@ REPORTS = [
     ("breathing feels really difficult right now", E), ("i am having trouble breathing", E),
     ("I keep gasping for air", E), ("im wheezing a lot", E), ("my chest feels tight", E),
     ("i cnt breathe", E), ("having difficulty breathing tonight", E), ("i can barely breathe", E),
-    ("no i cant breathe", E), ("breathing problems since yesterday", E), ("i have trouble brething", E),
+    ("no i cant breathe", E), ("breathing problems since yesterday", E), ("i have trouble brething", E), ("i feel fiant", E),
     ("I'm not able to breathe properly", E), ("why can't i breathe", E),
     # swallowing
     ("i can't swallow", E), ("cant swallow anything", E), ("it's hard to swallow", E),
@@ -129,6 +129,12 @@ def test_false_escalations_at_most_five_percent(detector):
 def test_lookalikes_are_recognised_for_what_they_are(detector, text, context):
     contexts = {f.context for f in detector.assess(text).findings}
     assert contexts == {context}, f"{text!r} -> {detector.assess(text).findings}"
+
+
+@pytest.mark.parametrize("text", ["when should i see fewer migraines", "i get fewer headaches now"])
+def test_english_words_are_not_taken_for_typos_of_a_symptom(detector, text):
+    """"fewer" is one letter from "fever", and an English word, not a misspelling of it."""
+    assert detector.assess(text).findings == ()
 
 
 def test_questions_name_the_symptom_so_the_reply_carries_the_safety_net(detector):
