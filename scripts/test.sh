@@ -14,10 +14,14 @@ echo "== pytest"
 
 # Five-fold cross-validation, not one 20% split: with 6-15 test sentences an intent, one split's
 # figures moved by 0.03 (weighted) and 0.2 (an intent) when a few examples were added elsewhere.
+# Rasa shuffles the folds with NumPy's global generator and its CLI takes no seed: seeded here (0,
+# chosen before measuring) so that every run, and CI, measures the same folds.
 echo "== NLU five-fold cross-validation"
 rm -rf results/nlu
-$rasa test nlu --nlu data/nlu.yml --cross-validation --folds 5 --out results/nlu --no-plot
-.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.91 --min-intent-f1 0.78
+.venv/bin/python -c 'import sys, numpy; numpy.random.seed(0); sys.argv[0] = "rasa"
+from rasa.__main__ import main; main()' \
+  test nlu --nlu data/nlu.yml --cross-validation --folds 5 --out results/nlu --no-plot
+.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.945 --min-intent-f1 0.85
 
 echo "== test stories (any wrong prediction fails)"
 $rasa test core --stories tests/test_stories.yml --model models/current.tar.gz --out results/core \
