@@ -14,7 +14,7 @@ REPORTS = [
     ("breathing feels really difficult right now", E), ("i am having trouble breathing", E),
     ("I keep gasping for air", E), ("im wheezing a lot", E), ("my chest feels tight", E),
     ("i cnt breathe", E), ("having difficulty breathing tonight", E), ("i can barely breathe", E),
-    ("no i cant breathe", E), ("breathing problems since yesterday", E), ("i have trouble brething", E), ("i feel fiant", E),
+    ("no i cant breathe", E), ("breathing problems since yesterday", E), ("i have trouble brething", E),
     ("I'm not able to breathe properly", E), ("why can't i breathe", E),
     # swallowing
     ("i can't swallow", E), ("cant swallow anything", E), ("it's hard to swallow", E),
@@ -32,7 +32,7 @@ REPORTS = [
     ("my throat is closing", E), ("my throat feels tight", E), ("my tongue is swelling up", E),
     ("my lips are swollen", E), ("my face is swelling up", E), ("i think i'm having an allergic reaction", E),
     ("i have hives and i'm wheezing", E), ("lips puffy and throat tight", E), ("i feel faint", E),
-    ("i nearly passed out", E), ("i feel light headed and like i might faint", E), ("my face is all puffy", E),
+    ("i feel fiant", E), ("i nearly passed out", E), ("i feel light headed and like i might faint", E), ("my face is all puffy", E),
     # stroke-like: face drooping with weakness or speech trouble
     ("my face is drooping and my arm feels weak", E), ("one side of my face droops and i can't talk", E),
     # eyelid / eyebrow
