@@ -18,7 +18,7 @@ import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Container, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -173,7 +173,7 @@ class RedFlagDetector:
         return cls(spacy.load(pipeline_path), rules)
 
     @staticmethod
-    def _english_words(nlp):
+    def _english_words(nlp) -> Tuple[Set[str], Container[str]]:
         """Words known to be English, never typo-corrected: lemmas and stop words (a set), and the
         inflected forms the lemma table maps (the table itself: its keys are hashed strings).
         Without the inflected forms "fewer" was one letter from "fever" ("fewer migraines")."""

@@ -27,11 +27,9 @@ class ActionWalkthrough(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         step = tracker.get_slot(STEP_SLOT)
-        if intent in ENDING_INTENTS:
-            return [SlotSet(STEP_SLOT, None)]
-        if intent == "affirm" and step in (None, "checklist"):
-            # An "ok" to the checklist ends the guide rather than starting it again:
-            # utter_walkthrough's unconditional variant says it is finished.
+        # An "ok" to the checklist ends the guide rather than starting it again:
+        # utter_walkthrough's unconditional variant says it is finished.
+        if intent in ENDING_INTENTS or (intent == "affirm" and step in (None, "checklist")):
             return [SlotSet(STEP_SLOT, None)]
         if tracker.get_slot("treatment_type") is None:
             return [SlotSet(STEP_SLOT, CHOOSING)]
