@@ -1,4 +1,4 @@
-"""The NumPy forward pass of all-MiniLM-L6-v2 against vectors from the reference implementation."""
+"""Our forward pass of all-MiniLM-L6-v2 against vectors from the reference implementation."""
 import json
 from pathlib import Path
 
