@@ -1,7 +1,10 @@
-"""The faster action-reply validation accepts and rejects exactly what Rasa's own does."""
+"""The faster action-reply validation and event-class lookup give exactly what Rasa's own do."""
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
+
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from rasa.shared.utils.common import all_subclasses
 
 import components  # noqa: F401  (applies the fixes, as loading the model does)
 from components import upstream_fixes
@@ -13,8 +16,9 @@ SESSION_START_REPLY = {
 }
 
 
-def test_the_fix_is_in_place():
+def test_the_fixes_are_in_place():
     assert RemoteAction._validate_action_result is upstream_fixes._validate_action_result
+    assert Event.resolve_by_type is upstream_fixes._resolve_by_type
 
 
 def test_a_valid_reply_passes():
@@ -34,3 +38,22 @@ def test_an_invalid_reply_raises_rasas_error(reply):
     # ...and the reference implementation agrees that it is invalid.
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(reply, RemoteAction.action_response_format_spec())
+
+
+def test_every_event_type_resolves_to_rasas_class_every_time():
+    for _ in range(2):  # the second round comes from what the first remembered
+        for cls in all_subclasses(Event):
+            assert Event.resolve_by_type(cls.type_name) is upstream_fixes._upstream_resolve_by_type(cls.type_name)
+
+
+def test_an_unknown_event_type_gets_rasas_default_or_error():
+    assert Event.resolve_by_type("no_such_event", default=SlotSet) is SlotSet
+    assert "no_such_event" not in upstream_fixes._event_classes
+    with pytest.raises(ValueError, match="Unknown event name"):
+        Event.resolve_by_type("no_such_event")
+
+
+def test_a_stored_conversation_reads_back_the_same():
+    events = [UserUttered("hi", {"name": "greet", "confidence": 0.9}), ActionExecuted("utter_greet"),
+              SlotSet("treatment_type", "medical")]
+    assert [Event.from_parameters(event.as_dict()) for event in events] == events
