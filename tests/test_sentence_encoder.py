@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from components.sentence_encoder import SentenceEncoder
+from conftest import ROOT
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    return SentenceEncoder()
+    return SentenceEncoder(ROOT / "build/encoder/all-MiniLM-L6-v2")
 
 
 def test_matches_sentence_transformers_including_truncation_and_non_ascii(encoder):
