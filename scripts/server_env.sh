@@ -6,6 +6,7 @@ export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-1000000}
 # Rasa's listen backlog is 100: a burst of new conversations through nginx (which opens a
 # connection per request) overflowed it, and the kernel refused connections (seen as 502s).
 export SANIC_BACKLOG=${SANIC_BACKLOG:-1024}
-# One BLAS thread per process: OpenBLAS's extra thread spins between the sentence encoder's small
-# matrix products and takes the CPU other processes need (the 2-replica cluster: 33 -> 61 turns/s).
+# One BLAS thread per process: OpenBLAS's extra thread spins between small matrix products and takes
+# the CPU other processes need (measured when the sentence encoder still ran on NumPy: the 2-replica
+# cluster 33 -> 61 turns/s; the encoder now runs on ONNX Runtime, also on one thread).
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
