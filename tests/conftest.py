@@ -1,5 +1,5 @@
 """Shared fixtures: the domain, the red-flag detector, trackers and dispatchers, a private store,
-and the running assistant."""
+a tracker store on a private SQLite file, and the running assistant."""
 import os
 import subprocess
 import sys
@@ -37,6 +37,16 @@ def domain() -> dict:
 @pytest.fixture(scope="session")
 def detector():
     return load_detector(str(ROOT / "build/spacy/en_botox_lookup"), str(ROOT / "clinic/red_flags.yml"))
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Our tracker store (components/tracker_store.py) on a fresh SQLite file."""
+    from rasa.shared.core.domain import Domain
+
+    from components.tracker_store import PrivacyAwareSQLTrackerStore
+
+    return PrivacyAwareSQLTrackerStore(Domain.load(ROOT / "domain.yml"), dialect="sqlite", db=str(tmp_path / "t.db"))
 
 
 @pytest.fixture

@@ -17,11 +17,6 @@ from components.tracker_store import PrivacyAwareSQLTrackerStore
 from rest_client import say
 
 
-@pytest.fixture
-def store(tmp_path):
-    return PrivacyAwareSQLTrackerStore(Domain.load("domain.yml"), dialect="sqlite", db=str(tmp_path / "t.db"))
-
-
 def _save(store, sender, *events):
     tracker = asyncio.run(store.retrieve(sender)) or DialogueStateTracker(sender, store.domain.slots)
     for event in events:
