@@ -6,13 +6,21 @@
   check in 1.3 ms and raises the same error.
 - Every stored event read back (the whole session, on every turn) finds its class by walking all
   of `Event`'s subclasses again: 3% of a turn's CPU. Classes found are remembered by type name.
+- Every call to the action server (action_session_start opens every conversation) made a new HTTP
+  client session, opened a new connection and closed both. Each connect is one more wait in the
+  event loop's queue behind the other conversations' turns. A session is now kept per endpoint
+  settings and event loop, and its connections are reused.
 """
+import asyncio
+import weakref
 from functools import lru_cache
 from typing import Any, Dict, Optional, Text, Type
 
+import aiohttp
 import jsonschema
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event
+from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 _upstream_validate_action_result = RemoteAction._validate_action_result
 
@@ -49,3 +57,39 @@ def _resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> 
 
 
 Event.resolve_by_type = staticmethod(_resolve_by_type)
+
+
+# Shorter than the idle timeout of the servers we call (Sanic's default, for the action server, is 5 s),
+# so the client closes an idle connection first, never sending on one the server is closing.
+_IDLE_CONNECTION_SECONDS = 4.0
+_kept_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dict[Any, aiohttp.ClientSession]]" = (
+    weakref.WeakKeyDictionary())
+
+
+class _KeptOpen:
+    """What `async with endpoint.session() as session` gets: the kept session, left open on exit."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
+
+
+def _session(self: EndpointConfig) -> _KeptOpen:
+    # A session belongs to one event loop; what it is made from (headers, authentication) is the key.
+    settings = (tuple(sorted(self.headers.items())), tuple(sorted(self.basic_auth.items())))
+    sessions = _kept_sessions.setdefault(asyncio.get_running_loop(), {})
+    if settings not in sessions or sessions[settings].closed:
+        # As Rasa's EndpointConfig.session makes it, plus the idle limit.
+        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+        sessions[settings] = aiohttp.ClientSession(
+            headers=self.headers, auth=auth, timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=_IDLE_CONNECTION_SECONDS))
+    return _KeptOpen(sessions[settings])
+
+
+EndpointConfig.session = _session

@@ -1,7 +1,12 @@
-"""The faster action-reply validation and event-class lookup give exactly what Rasa's own do."""
+"""The faster action-reply validation and event-class lookup give exactly what Rasa's own do; calls
+to the action server reuse their connection."""
+import asyncio
+
 import jsonschema
 import pytest
+from aiohttp import web
 from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
 
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.utils.common import all_subclasses
@@ -19,6 +24,7 @@ SESSION_START_REPLY = {
 def test_the_fixes_are_in_place():
     assert RemoteAction._validate_action_result is upstream_fixes._validate_action_result
     assert Event.resolve_by_type is upstream_fixes._resolve_by_type
+    assert EndpointConfig.session is upstream_fixes._session
 
 
 def test_a_valid_reply_passes():
@@ -57,3 +63,43 @@ def test_a_stored_conversation_reads_back_the_same():
     events = [UserUttered("hi", {"name": "greet", "confidence": 0.9}), ActionExecuted("utter_greet"),
               SlotSet("treatment_type", "medical")]
     assert [Event.from_parameters(event.as_dict()) for event in events] == events
+
+
+async def _serve_and_call(calls, idle_seconds: float = 60):
+    """Serves a JSON echo of each request's client port and token header; `calls` gets the URL."""
+
+    async def echo(request):
+        return web.json_response({"port": request.transport.get_extra_info("peername")[1],
+                                  "token": request.headers.get("X-Token")})
+
+    app = web.Application()
+    app.router.add_post("/webhook", echo)
+    runner = web.AppRunner(app, keepalive_timeout=idle_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        return await calls(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook")
+    finally:
+        await runner.cleanup()
+
+
+def test_calls_to_one_endpoint_share_a_connection_and_keep_their_own_headers():
+    async def calls(url):
+        first, second = EndpointConfig(url, headers={"X-Token": "a"}), EndpointConfig(url, headers={"X-Token": "b"})
+        return [await endpoint.request(json={}) for endpoint in (first, first, second, EndpointConfig(url, headers={"X-Token": "a"}))]
+
+    replies = asyncio.run(_serve_and_call(calls))
+    assert [reply["token"] for reply in replies] == ["a", "a", "b", "a"]
+    assert replies[0]["port"] == replies[1]["port"] == replies[3]["port"] != replies[2]["port"]
+
+
+def test_a_call_after_the_server_closed_the_idle_connection_opens_a_new_one():
+    async def calls(url):
+        endpoint = EndpointConfig(url)
+        first = await endpoint.request(json={})
+        await asyncio.sleep(0.5)
+        return first, await endpoint.request(json={})
+
+    first, second = asyncio.run(_serve_and_call(calls, idle_seconds=0.2))
+    assert first["port"] != second["port"]
