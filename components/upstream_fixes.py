@@ -2,14 +2,13 @@
 
 - Every custom action's reply is validated with `jsonschema.validate`, which first re-checks Rasa's
   large response schema against the JSON Schema meta-schema: 13.6 ms of CPU per call, blocking the
-  event loop (action_session_start opens every conversation). A validator built once does the same
-  check in 1.3 ms and raises the same error.
+  event loop. A validator built once does the same check in 1.3 ms and raises the same error.
 - Every stored event read back (the whole session, on every turn) finds its class by walking all
   of `Event`'s subclasses again: 3% of a turn's CPU. Classes found are remembered by type name.
-- Every call to the action server (action_session_start opens every conversation) made a new HTTP
-  client session, opened a new connection and closed both. Each connect is one more wait in the
-  event loop's queue behind the other conversations' turns. A session is now kept per endpoint
-  settings and event loop, and its connections are reused.
+- Every call to the action server made a new HTTP client session, opened a new connection and
+  closed both. Each connect is one more wait in the event loop's queue behind the other
+  conversations' turns. A session is now kept per endpoint settings and event loop, and its
+  connections are reused.
 """
 import asyncio
 import weakref

@@ -14,7 +14,6 @@ import pytest
 from actions import outbox
 from actions.escalation import UNRECOGNISED, ActionEscalateRedFlag, escalation_store
 from actions.escalation_store import DELIVERED, EscalationStore
-from actions.session import ActionSessionStart
 from conftest import ROOT
 from receivers import SmtpReceiver, TwilioApiStandIn, WebhookReceiver
 
@@ -28,15 +27,6 @@ def _wait_for(condition, timeout=20.0):
             return True
         time.sleep(0.1)
     return False
-
-
-def test_session_start_sets_clinic_slots_and_sends_the_disclaimer(settings, make_tracker, dispatcher, domain):
-    events = asyncio.run(ActionSessionStart().run(dispatcher, make_tracker(slots={"treatment_type": "medical"}), domain))
-    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-    assert slots["clinic_name"] == settings().clinic.name and slots["emergency_number"] == "911"
-    assert slots["treatment_type"] == "medical"  # carried over from the earlier session
-    assert dispatcher.messages[0]["response"] == "utter_welcome"
-    assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
 
 
 def test_escalation_is_recorded_before_the_action_returns(settings, make_tracker, dispatcher, domain,
