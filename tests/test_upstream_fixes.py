@@ -65,9 +65,9 @@ def test_a_stored_conversation_reads_back_the_same():
     assert [Event.from_parameters(event.as_dict()) for event in events] == events
 
 
-async def _serve_and_call(calls, idle_seconds: float = 60):
+async def _serve_and_call(calls):
     """Serves a JSON echo of each request's connection (numbered in order of opening) and token
-    header; `calls` gets the URL."""
+    header; `calls` gets the URL and the server's connections."""
     connections = []  # kept, so that no two connections are ever the same object
 
     async def echo(request):
@@ -78,18 +78,18 @@ async def _serve_and_call(calls, idle_seconds: float = 60):
 
     app = web.Application()
     app.router.add_post("/webhook", echo)
-    runner = web.AppRunner(app, keepalive_timeout=idle_seconds)
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
-        return await calls(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook")
+        return await calls(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/webhook", connections)
     finally:
         await runner.cleanup()
 
 
 def test_calls_to_one_endpoint_share_a_connection_and_keep_their_own_headers():
-    async def calls(url):
+    async def calls(url, _connections):
         first, second = EndpointConfig(url, headers={"X-Token": "a"}), EndpointConfig(url, headers={"X-Token": "b"})
         return [await endpoint.request(json={}) for endpoint in (first, first, second, EndpointConfig(url, headers={"X-Token": "a"}))]
 
@@ -99,11 +99,12 @@ def test_calls_to_one_endpoint_share_a_connection_and_keep_their_own_headers():
 
 
 def test_a_call_after_the_server_closed_the_idle_connection_opens_a_new_one():
-    async def calls(url):
+    async def calls(url, connections):
         endpoint = EndpointConfig(url)
         first = await endpoint.request(json={})
-        await asyncio.sleep(0.5)
+        connections[0].close()  # as a server does with a connection idle for longer than it allows
+        await asyncio.sleep(0.1)
         return first, await endpoint.request(json={})
 
-    first, second = asyncio.run(_serve_and_call(calls, idle_seconds=0.2))
+    first, second = asyncio.run(_serve_and_call(calls))
     assert (first["connection"], second["connection"]) == (0, 1)
