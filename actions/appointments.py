@@ -2,7 +2,7 @@
 
 Kept in the clinic records database (ESCALATION_DB_URL) so that:
 - a patient's SMS reply opens a conversation that already knows the treatment type
-  (action_session_start looks the phone number up);
+  (the session start, components/session_start.py, looks the phone number up);
 - running the outreach command twice never texts anyone twice: each (appointment, kind) is
   claimed before its message is sent, and a failed send gives the claim back for the next run.
 """

@@ -21,6 +21,7 @@ Less work a turn (the store was a quarter of a turn's CPU, and Rasa runs it insi
   query on a file database) in write-ahead-log mode with `synchronous=NORMAL`, so a commit does not
   wait for the disk. An application crash loses nothing; a power cut can lose the last turns of a
   conversation (never escalations or opt-outs: they are in the records database).
+
 Configured in endpoints.yml as `type: components.tracker_store.PrivacyAwareSQLTrackerStore`.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ from rasa.core.actions.action import action_for_name_or_text
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.channels.twilio import TwilioOutput
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-from rasa.shared.core.domain import Domain
+from rasa.shared.core.domain import Domain, SessionConfig
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -53,6 +53,14 @@ def test_slots_of_the_last_session_carry_over(settings, rasa_domain):
     tracker.update(SlotSet("treatment_type", "medical"))
     slots = {e.key: e.value for e in _start(rasa_domain, tracker) if isinstance(e, SlotSet)}
     assert slots["treatment_type"] == "medical"
+
+
+def test_no_slots_carry_over_when_the_domain_says_not_to(settings, rasa_domain, monkeypatch):
+    monkeypatch.setattr(rasa_domain, "session_config", SessionConfig(60, carry_over_slots=False))
+    tracker = DialogueStateTracker("patient-1", rasa_domain.slots)
+    tracker.update(SlotSet("treatment_type", "medical"))
+    slots = {e.key for e in _start(rasa_domain, tracker) if isinstance(e, SlotSet)}
+    assert slots == {"clinic_name", "clinic_phone", "emergency_number"}
 
 
 def test_a_reply_to_outreach_knows_the_treatment_type_of_the_appointment(settings, rasa_domain):
