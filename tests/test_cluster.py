@@ -79,7 +79,11 @@ async def _conversation(session, url, sender, served_by, failures, progress):
 
 async def _run(url, prefix, during=None):
     served_by, failures, progress = defaultdict(set), [], {"turns": 0}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONVERSATIONS)) as session:
+    # A new connection per request: the rolling stop reloads nginx, which closes idle keep-alive
+    # connections, and a request sent on one at that moment fails before reaching any replica (a
+    # client error to re-send, not what this test is about: what the replicas do with the turns).
+    connector = aiohttp.TCPConnector(limit=CONVERSATIONS, force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
         tasks = [asyncio.create_task(_conversation(session, url, f"{prefix}-{i}", served_by, failures, progress))
                  for i in range(CONVERSATIONS)]
         if during:
