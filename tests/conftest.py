@@ -1,5 +1,6 @@
 """Shared fixtures: the domain, the red-flag detector, trackers and dispatchers, a private store,
 a tracker store on a private SQLite file, and the running assistant."""
+import asyncio
 import os
 import subprocess
 import sys
@@ -47,6 +48,12 @@ def store(tmp_path):
     from components.tracker_store import PrivacyAwareSQLTrackerStore
 
     return PrivacyAwareSQLTrackerStore(Domain.load(ROOT / "domain.yml"), dialect="sqlite", db=str(tmp_path / "t.db"))
+
+
+def stored_events(store, sender_id: str) -> list:
+    """Every event the tracker store holds for a conversation, all sessions, in stored order."""
+    tracker = asyncio.run(store.retrieve_full_tracker(sender_id))
+    return [] if tracker is None else list(tracker.events)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from actions.escalation import escalation_store
 from actions.privacy import ActionForgetConversation
 from components import tracker_store
 from components.tracker_store import PrivacyAwareSQLTrackerStore
+from conftest import stored_events
 from rest_client import say
 
 
@@ -24,26 +25,21 @@ def _save(store, sender, *events):
     asyncio.run(store.save(tracker))
 
 
-def _stored(store, sender):
-    tracker = asyncio.run(store.retrieve_full_tracker(sender))
-    return [] if tracker is None else list(tracker.events)
-
-
 def test_a_turn_setting_conversation_deleted_deletes_every_session_and_nothing_else(store):
     _save(store, "ana", UserUttered("my address is 1 Main St"), ActionExecuted("utter_greet"))
     _save(store, "ben", UserUttered("hello"))
     _save(store, "ana", UserUttered("delete my data"), ActionExecuted("action_forget_conversation"),
           SlotSet("conversation_deleted", True))
-    assert _stored(store, "ana") == []
-    assert [e.text for e in _stored(store, "ben") if isinstance(e, UserUttered)] == ["hello"]
+    assert stored_events(store, "ana") == []
+    assert [e.text for e in stored_events(store, "ben") if isinstance(e, UserUttered)] == ["hello"]
     # The next message starts an empty conversation, not one rebuilt from a stale copy.
     _save(store, "ana", UserUttered("hi again"))
-    assert [e.text for e in _stored(store, "ana") if isinstance(e, UserUttered)] == ["hi again"]
+    assert [e.text for e in stored_events(store, "ana") if isinstance(e, UserUttered)] == ["hi again"]
 
 
 def test_other_slots_and_a_false_value_delete_nothing(store):
     _save(store, "ana", UserUttered("hello"), SlotSet("conversation_deleted", False), SlotSet("treatment_type", "medical"))
-    assert len(_stored(store, "ana")) == 3
+    assert len(stored_events(store, "ana")) == 3
 
 
 def test_retention_deletes_conversations_inactive_for_longer_than_the_limit(store, tmp_path, capsys):
@@ -56,8 +52,8 @@ def test_retention_deletes_conversations_inactive_for_longer_than_the_limit(stor
                          f"  dialect: sqlite\n  db: {tmp_path / 't.db'}\n")
     tracker_store.main(["--days", "30", "--endpoints", str(endpoints)])
     assert "deleted 1 conversation(s)" in capsys.readouterr().out
-    assert _stored(store, "old") == []
-    assert len(_stored(store, "recent")) == 2
+    assert stored_events(store, "old") == []
+    assert len(stored_events(store, "recent")) == 2
 
 
 def test_retention_refuses_a_store_without_deletion(tmp_path):

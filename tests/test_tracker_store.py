@@ -9,6 +9,7 @@ from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, Use
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.tracker_store import PrivacyAwareSQLTrackerStore
+from conftest import stored_events
 
 
 def _turn(tracker, text):
@@ -18,8 +19,7 @@ def _turn(tracker, text):
 
 
 def _stored_texts(store, sender):
-    tracker = asyncio.run(store.retrieve_full_tracker(sender))
-    return [event.text for event in tracker.events if isinstance(event, UserUttered)]
+    return [event.text for event in stored_events(store, sender) if isinstance(event, UserUttered)]
 
 
 def _statements(store):
@@ -42,7 +42,7 @@ def test_a_turn_on_a_retrieved_tracker_stores_its_new_events_without_counting_th
 
     assert [s.split()[0] for s in statements] == ["insert", "insert"]
     assert _stored_texts(store, "ana") == ["first", "second", "third"]
-    assert len(asyncio.run(store.retrieve_full_tracker("ana")).events) == 9
+    assert len(stored_events(store, "ana")) == 9
 
 
 def test_a_tracker_the_store_did_not_hand_out_is_counted_and_only_its_new_events_stored(store, tmp_path):
@@ -84,7 +84,7 @@ def test_a_new_session_in_a_retrieved_tracker_is_stored_once_and_read_back_alone
     asyncio.run(store.save(tracker))
 
     # (Rasa's own save, counting only the latest session's rows, stores three events twice here.)
-    assert list(asyncio.run(store.retrieve_full_tracker("ana")).events) == list(tracker.events)
+    assert stored_events(store, "ana") == list(tracker.events)
     session = asyncio.run(store.retrieve("ana"))
     assert [e.text for e in session.events if isinstance(e, UserUttered)] == ["today"]
     assert session.get_slot("treatment_type") == "cosmetic"
