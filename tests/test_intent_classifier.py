@@ -15,14 +15,22 @@ from components.intent_classifier import EmbeddingIntentClassifier
 INTENTS = ["ask_aftercare", "ask_cost", "ask_side_effects", "greet"]
 
 
+def counts(rng, width):
+    # A repeated column: COO duplicates are summed, as scipy does.
+    columns = rng.integers(0, width, size=6)
+    return scipy.sparse.coo_matrix((rng.integers(1, 4, size=6).astype(float), (np.zeros(6), columns)),
+                                   shape=(1, width))
+
+
 def featurized(rng, intent=None, text="some text"):
+    """Two count blocks (as from the word and character featurizers, joined in this order), token-level
+    counts the classifier must ignore, and a unit embedding."""
     message = Message(data={TEXT: text, **({"intent": intent} if intent else {})})
-    # Counts with a repeated column (COO duplicates are summed, as scipy does) and a unit embedding.
-    columns = rng.integers(0, 50, size=8)
-    counts = scipy.sparse.coo_matrix((rng.integers(1, 4, size=8).astype(float), (np.zeros(8), columns)),
-                                     shape=(1, 50))
+    message.add_features(Features(counts(rng, 30), "sentence", TEXT, "words"))
+    message.add_features(Features(scipy.sparse.coo_matrix(rng.integers(0, 2, size=(2, 30)).astype(float)),
+                                  "sequence", TEXT, "words"))
+    message.add_features(Features(counts(rng, 20), "sentence", TEXT, "characters"))
     embedding = rng.normal(size=(1, 16))
-    message.add_features(Features(counts, "sentence", TEXT, "counts"))
     message.add_features(Features(embedding / np.linalg.norm(embedding), "sentence", TEXT, "embedding"))
     return message
 
