@@ -1,5 +1,6 @@
 """Shared fixtures: the domain, the red-flag detector, trackers and dispatchers, a private store,
-a tracker store on a private SQLite file, and the running assistant."""
+a tracker store on a private SQLite file, the trained model in this process, and the running
+assistant."""
 import asyncio
 import os
 import subprocess
@@ -102,6 +103,16 @@ class RunningAssistant:
     demo_page_url: str  # the demo clinic page, on its own origin, embedding the widget
     tracker_db: Path  # the SQLite tracker store
     log_path: Path  # everything the action server and Rasa printed, at their default log level
+
+
+@pytest.fixture(scope="session")
+def processor():
+    """Rasa's message processor with the trained model, in this process."""
+    from rasa.core.agent import load_agent
+
+    if not MODEL.exists():
+        pytest.fail("no trained model: run `make train` (make test does)")
+    return asyncio.run(load_agent(model_path=str(MODEL))).processor
 
 
 @pytest.fixture(scope="session")

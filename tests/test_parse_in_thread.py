@@ -5,21 +5,11 @@ import threading
 import time
 
 import pytest
-from rasa.core.agent import load_agent
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from conftest import MODEL
-
 TEXTS = ["what is botox", "does it hurt", "i cant swallow since my injection", "how much does it cost",
          "when will i see results", "thank you"]
-
-
-@pytest.fixture(scope="module")
-def processor():
-    if not MODEL.exists():
-        pytest.fail("no trained model: run `make train` (make test does)")
-    return asyncio.run(load_agent(model_path=str(MODEL))).processor
 
 
 def _parse_on_the_loop(processor, text):

@@ -1,11 +1,19 @@
-"""The faster action-reply validation and event-class lookup give exactly what Rasa's own do; calls
-to the action server reuse their connection."""
+"""The faster action-reply validation, event-class lookup and model-graph runs give exactly what
+Rasa's own do; calls to the action server reuse their connection."""
 import asyncio
 
+import dask
 import jsonschema
 import pytest
 from aiohttp import web
 from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import UserMessage
+from rasa.engine.exceptions import GraphComponentException
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.endpoints import EndpointConfig
 
 from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
@@ -25,6 +33,7 @@ def test_the_fixes_are_in_place():
     assert RemoteAction._validate_action_result is upstream_fixes._validate_action_result
     assert Event.resolve_by_type is upstream_fixes._resolve_by_type
     assert EndpointConfig.session is upstream_fixes._session
+    assert DaskGraphRunner.run is upstream_fixes._run_graph
 
 
 def test_a_valid_reply_passes():
@@ -108,3 +117,38 @@ def test_a_call_after_the_server_closed_the_idle_connection_opens_a_new_one():
 
     first, second = asyncio.run(_serve_and_call(calls))
     assert (first["connection"], second["connection"]) == (0, 1)
+
+
+def _run_with_dask(runner, inputs, target):
+    """What Rasa's DaskGraphRunner.run computes, through dask's scheduler."""
+    graph = runner._build_dask_graph(runner._graph_schema.minimal_graph_schema([target]))
+    runner._add_inputs_to_graph(inputs, graph)
+    return dict(dask.get(graph, [target]))[target]
+
+
+@pytest.mark.parametrize("text", ["hello", "does it hurt", "my eyelid is drooping since the injection",
+                                  "how much is it", "asdfgh"])
+def test_the_model_graph_gives_what_dask_gives(processor, text):
+    runner = processor.graph_runner
+    nlu, core = processor.model_metadata.nlu_target, processor.model_metadata.core_target
+    tracker = DialogueStateTracker.from_events("patient", [ActionExecuted(ACTION_LISTEN_NAME)])
+    parse_inputs = {"__message__": [UserMessage(text)], "__tracker__": tracker}
+    understood = runner.run(parse_inputs, [nlu])[nlu]
+    assert ([m.as_dict(only_output_properties=True) for m in understood]
+            == [m.as_dict(only_output_properties=True) for m in _run_with_dask(runner, parse_inputs, nlu)])
+
+    parsed = understood[0]
+    tracker.update(UserUttered(text, parsed.get(INTENT), parsed.get("entities", [])))
+    prediction = runner.run({"__tracker__": tracker}, [core])[core]
+    assert prediction == _run_with_dask(runner, {"__tracker__": tracker}, core)
+    assert prediction.max_confidence > 0
+
+
+def test_a_failing_graph_node_raises_as_under_dask(processor, monkeypatch):
+    runner = processor.graph_runner
+    classifier = next(node for name, node in runner._instantiated_nodes.items() if "IntentClassifier" in name)
+    monkeypatch.setattr(classifier, "_fn", lambda *args, **kwargs: 1 / 0)
+    inputs = {"__message__": [Message({TEXT: "hello"})], "__tracker__": DialogueStateTracker("patient", [])}
+    for run in (runner.run, lambda inputs, targets: _run_with_dask(runner, inputs, targets[0])):
+        with pytest.raises(GraphComponentException):
+            run(inputs, [processor.model_metadata.nlu_target])
