@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import UserMessage
+from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.engine.exceptions import GraphComponentException
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -132,15 +133,15 @@ def test_the_model_graph_gives_what_dask_gives(processor, text):
     runner = processor.graph_runner
     nlu, core = processor.model_metadata.nlu_target, processor.model_metadata.core_target
     tracker = DialogueStateTracker.from_events("patient", [ActionExecuted(ACTION_LISTEN_NAME)])
-    parse_inputs = {"__message__": [UserMessage(text)], "__tracker__": tracker}
+    parse_inputs = {PLACEHOLDER_MESSAGE: [UserMessage(text)], PLACEHOLDER_TRACKER: tracker}
     understood = runner.run(parse_inputs, [nlu])[nlu]
     assert ([m.as_dict(only_output_properties=True) for m in understood]
             == [m.as_dict(only_output_properties=True) for m in _run_with_dask(runner, parse_inputs, nlu)])
 
     parsed = understood[0]
     tracker.update(UserUttered(text, parsed.get(INTENT), parsed.get("entities", [])))
-    prediction = runner.run({"__tracker__": tracker}, [core])[core]
-    assert prediction == _run_with_dask(runner, {"__tracker__": tracker}, core)
+    prediction = runner.run({PLACEHOLDER_TRACKER: tracker}, [core])[core]
+    assert prediction == _run_with_dask(runner, {PLACEHOLDER_TRACKER: tracker}, core)
     assert prediction.max_confidence > 0
 
 
@@ -148,7 +149,7 @@ def test_a_failing_graph_node_raises_as_under_dask(processor, monkeypatch):
     runner = processor.graph_runner
     classifier = next(node for name, node in runner._instantiated_nodes.items() if "IntentClassifier" in name)
     monkeypatch.setattr(classifier, "_fn", lambda *args, **kwargs: 1 / 0)
-    inputs = {"__message__": [Message({TEXT: "hello"})], "__tracker__": DialogueStateTracker("patient", [])}
+    inputs = {PLACEHOLDER_MESSAGE: [Message({TEXT: "hello"})], PLACEHOLDER_TRACKER: DialogueStateTracker("patient", [])}
     for run in (runner.run, lambda inputs, targets: _run_with_dask(runner, inputs, targets[0])):
         with pytest.raises(GraphComponentException):
             run(inputs, [processor.model_metadata.nlu_target])
