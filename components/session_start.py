@@ -36,7 +36,7 @@ class ClinicSessionStart(rasa_actions.ActionSessionStart):
         # Slots from an earlier session (the treatment type) carry over, if domain.yml says so.
         carried = [SlotSet(name, value) for name, value in tracker.current_slot_values().items()
                    if value is not None and name not in clinic] if domain.session_config.carry_over_slots else []
-        if tracker.get_slot("treatment_type") is None:
+        if not any(event.key == "treatment_type" for event in carried):
             # One indexed lookup; cheaper in the event loop than a thread hop back into its queue.
             known = appointment_store().treatment_type_for(tracker.sender_id)
             if known:

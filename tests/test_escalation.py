@@ -9,8 +9,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from actions import outbox
 from actions.escalation import UNRECOGNISED, ActionEscalateRedFlag, escalation_store
 from actions.escalation_store import DELIVERED, EscalationStore

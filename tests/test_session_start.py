@@ -71,3 +71,13 @@ def test_a_reply_to_outreach_knows_the_treatment_type_of_the_appointment(setting
     assert slots["treatment_type"] == "cosmetic"
     unknown = _start(rasa_domain, DialogueStateTracker("+15550100003", rasa_domain.slots))
     assert "treatment_type" not in {e.key for e in unknown if isinstance(e, SlotSet)}
+
+
+def test_without_carry_over_the_treatment_type_comes_from_the_appointment(settings, rasa_domain, monkeypatch):
+    monkeypatch.setattr(rasa_domain, "session_config", SessionConfig(60, carry_over_slots=False))
+    appointment_store().remember(Appointment("+15550100004", "Ben", datetime(2026, 12, 2, 9, tzinfo=timezone.utc),
+                                             "medical"))
+    tracker = DialogueStateTracker("+15550100004", rasa_domain.slots)
+    tracker.update(SlotSet("treatment_type", "cosmetic"))  # from the last session, not carried
+    slots = {e.key: e.value for e in _start(rasa_domain, tracker) if isinstance(e, SlotSet)}
+    assert slots["treatment_type"] == "medical"
