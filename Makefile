@@ -9,7 +9,7 @@ SENTENCE_ENCODER := build/encoder/all-MiniLM-L6-v2
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages train run test eval cluster bench retention lock clean
+.PHONY: help install system-packages train run test test-fast lint eval cluster bench retention lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,8 +42,14 @@ train: install ## train the model unless one exists for exactly these inputs
 run: train ## start the action server, escalation outbox and Rasa (REST on :5005)
 	@scripts/run.sh
 
-test: train system-packages ## run every check: data validation, pytest, NLU thresholds, test stories
+test: train system-packages ## run every check: lint, data validation, pytest, NLU thresholds, test stories
 	@scripts/test.sh
+
+test-fast: install ## the tests that need no model, server or Debian package (about half a minute)
+	$(PY) -m pytest -m "not live"
+
+lint: install ## ruff over every Python file (part of make test)
+	$(VENV)/bin/ruff check .
 
 eval: ## grade a running assistant with ../shared/eval (start it with `make run`)
 	$(PY) ../shared/eval/grade.py ../shared/eval/dev_questions.yml --verbose
@@ -55,7 +61,7 @@ bench: train system-packages ## throughput, latency, start time, training time, 
 	$(PY) -m scripts.bench
 
 retention: install ## delete conversations inactive for longer than retention_days (clinic/settings.yml)
-	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(PY) -m components.tracker_store --endpoints $${ENDPOINTS:-endpoints.yml}
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 $(PY) -m commands.retention --endpoints $${ENDPOINTS:-endpoints.yml}
 
 lock: ## regenerate requirements/requirements.lock from requirements/requirements.in
 	python3 -m pip install --quiet uv

@@ -1,34 +1,32 @@
 """Escalate a red-flag report: record it durably, then let utter_escalation tell the patient.
 
 The record (with one pending delivery per clinic target) is committed before this action returns,
-so before the reply that says the clinic was notified; actions/outbox.py delivers it. The reply's
-wording and its `custom` payload are chosen in domain.yml by the escalation_* slots set here: if
-the record cannot be written, the patient gets the same instructions without the claim that
-anybody was told.
+so before the reply that says the clinic was notified; botox_clinic/outbox.py delivers it. The
+reply's wording and its `custom` payload are chosen in domain.yml by the escalation_* slots set
+here: if the record cannot be written, the patient gets the same instructions without the claim
+that anybody was told.
+
+The red flag was assessed once, in the Rasa server's NLU pipeline (components/red_flag_detector.py):
+this action reads that assessment from the message's parse data.
 """
 import asyncio
 import logging
-from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.escalation_store import EscalationStore
-from actions.red_flags import load_detector
-from actions.settings import get_settings
+from botox_clinic import slots
+from botox_clinic.escalations import EscalationStore
+from botox_clinic.red_flags import ASSESSMENT_KEY
+from botox_clinic.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 RECENT_TURNS = 6
 # Reported by the intent classifier alone: the detector did not recognise the wording.
 UNRECOGNISED = "possible red flag (wording not recognised by the detector)"
-
-
-@lru_cache(maxsize=1)
-def escalation_store() -> EscalationStore:
-    return EscalationStore(get_settings().escalation_db_url)
 
 
 def recent_turns(tracker: Tracker, limit: int = RECENT_TURNS) -> List[Dict[str, str]]:
@@ -43,22 +41,22 @@ class ActionEscalateRedFlag(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        settings = get_settings()
         text = tracker.latest_message.get("text") or ""
-        assessment = load_detector(settings.spacy_pipeline, settings.red_flag_rules).assess(text)
+        assessment = tracker.latest_message.get(ASSESSMENT_KEY) or {}
         # The classifier alone can route here; when unsure, escalate as urgent (which also tells
         # the patient to call the emergency number for breathing, swallowing or speech trouble).
-        tier = assessment.tier or "urgent"
-        symptoms = list(assessment.reasons) or [UNRECOGNISED]
+        tier = assessment.get("tier") or "urgent"
+        symptoms = list(assessment.get("reasons") or []) or [UNRECOGNISED]
         reference = await self._record(tracker, tier, symptoms, text)
         # A red flag ends the "what to expect" guide: nothing should prompt "next" after it.
-        return [SlotSet("escalation_tier", tier), SlotSet("escalation_recorded", reference is not None),
-                SlotSet("escalation_reference", reference), SlotSet("walkthrough_step", None)]
+        return [SlotSet(slots.ESCALATION_TIER, tier), SlotSet(slots.ESCALATION_RECORDED, reference is not None),
+                SlotSet(slots.ESCALATION_REFERENCE, reference), SlotSet(slots.WALKTHROUGH_STEP, None)]
 
     async def _record(self, tracker: Tracker, tier: str, symptoms: List[str], text: str) -> Optional[str]:
         settings = get_settings()
         try:
-            escalation = await asyncio.get_running_loop().run_in_executor(None, lambda: escalation_store().record(
+            escalation = await asyncio.get_running_loop().run_in_executor(None, lambda: EscalationStore(
+                settings.records_db_url).record(
                 channel=tracker.get_latest_input_channel() or "unknown", sender_id=tracker.sender_id,
                 tier=tier, symptoms=symptoms, message=text, recent_turns=recent_turns(tracker),
                 targets=settings.targets.keys()))

@@ -13,13 +13,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.escalation import escalation_store
-from actions.records_db import utc_now_iso
+from botox_clinic.escalations import EscalationStore
+from botox_clinic.records import utc_now_iso
+from botox_clinic.settings import get_settings
+from botox_clinic.slots import CONVERSATION_DELETED
 
 log = logging.getLogger(__name__)
 
 CONFIRMATION = "utter_confirm_data_deletion"
-DELETION_SLOT = "conversation_deleted"  # components/tracker_store.py deletes on seeing it set
 KEPT_NOTE = ("The patient asked for their conversation to be deleted on {date}; it was deleted. "
              "This escalation record is kept as a clinical record.")
 
@@ -45,10 +46,10 @@ class ActionForgetConversation(Action):
         note = KEPT_NOTE.format(date=utc_now_iso())
         try:
             kept = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: escalation_store().add_note_for_sender(tracker.sender_id, note))
+                None, EscalationStore(get_settings().records_db_url).add_note_for_sender, tracker.sender_id, note)
         except Exception:  # the deletion request stands; the note is best effort
             log.exception("could not note a deletion request on the conversation's escalations")
             kept = []
         log.info("Conversation deletion confirmed; %d escalation record(s) kept.", len(kept))
         # utter_data_deleted follows (rules.yml); the tracker store deletes the turn and all before it.
-        return [SlotSet(DELETION_SLOT, True)]
+        return [SlotSet(CONVERSATION_DELETED, True)]

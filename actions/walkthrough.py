@@ -13,7 +13,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-STEP_SLOT = "walkthrough_step"
+from botox_clinic.slots import TREATMENT_TYPE
+from botox_clinic.slots import WALKTHROUGH_STEP as STEP_SLOT
+
 CHOOSING = "choose_type"
 NEXT_STEP = {CHOOSING: "before", "before": "during", "during": "after", "after": "checklist"}
 ENDING_INTENTS = {"walkthrough_stop", "deny"}
@@ -31,7 +33,7 @@ class ActionWalkthrough(Action):
         # utter_walkthrough's unconditional variant says it is finished.
         if intent in ENDING_INTENTS or (intent == "affirm" and step in (None, "checklist")):
             return [SlotSet(STEP_SLOT, None)]
-        if tracker.get_slot("treatment_type") is None:
+        if tracker.get_slot(TREATMENT_TYPE) is None:
             return [SlotSet(STEP_SLOT, CHOOSING)]
         if intent == "start_walkthrough":
             step = None

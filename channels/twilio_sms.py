@@ -10,13 +10,13 @@ This one:
 - answers a message with no text (a photo, a location) politely;
 - lets the assistant handle the message (so an escalation is recorded before Twilio is answered),
   then sends the reply as plain text, at most 3 segments per message, through Twilio's REST API
-  with aiohttp in a background task, one phone number's messages strictly in order.
+  (botox_clinic/twilio.py) in a background task, one phone number's messages strictly in order.
+Its own replies (STOP, START, HELP, a message it cannot read) are in the message catalogue.
 """
 import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
 
-import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.twilio import TwilioInput
 from sanic import Blueprint, response
@@ -24,8 +24,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from actions.settings import Settings, TwilioAccount, get_settings
-from actions.sms_state import SmsState
+from botox_clinic.messages import text
+from botox_clinic.settings import Settings, get_settings
+from botox_clinic.sms_state import SmsState
+from botox_clinic.twilio import DeliveryError, TwilioClient
 from channels.rest import MAX_MESSAGE_CHARS
 from channels.sms_format import format_reply
 
@@ -36,8 +38,6 @@ OPT_OUT_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "
 OPT_IN_KEYWORDS = {"START", "UNSTOP", "YES"}
 HELP_KEYWORDS = {"HELP", "INFO"}
 
-SEND_ATTEMPTS = 4
-SEND_TIMEOUT_SECONDS = 10
 # Empty TwiML: Twilio sends nothing itself; our replies go out through the REST API.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -49,12 +49,11 @@ def _keyword(text: str) -> str:
 class SmsSender:
     """Sends replies through Twilio's Messages API without blocking, in order per phone number."""
 
-    def __init__(self, account: TwilioAccount, state: SmsState):
-        self._account = account
+    def __init__(self, twilio: TwilioClient, state: SmsState):
+        self._twilio = twilio
         self._state = state
         self._locks: Dict[str, asyncio.Lock] = {}
         self._tasks: Set[asyncio.Task] = set()
-        self._session: Optional[aiohttp.ClientSession] = None
 
     def send_later(self, phone: str, messages: List[str], *, even_if_opted_out: bool = False) -> None:
         # The lock is taken in task-creation order (asyncio.Lock is FIFO), so replies keep their order.
@@ -79,24 +78,12 @@ class SmsSender:
                     return  # later parts would read out of context
 
     async def _send_one(self, phone: str, body: str) -> bool:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT_SECONDS))
-        auth = aiohttp.BasicAuth(self._account.account_sid, self._account.auth_token)
-        form = {"To": phone, "From": self._account.from_number, "Body": body}
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                async with self._session.post(self._account.messages_url, data=form, auth=auth) as resp:
-                    if resp.status < 300:
-                        return True
-                    detail = await resp.text()
-                    if resp.status < 500 and resp.status != 429:
-                        logger.error("Twilio refused an SMS reply: HTTP %s %s", resp.status, detail[:200])
-                        return False
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                logger.warning("SMS reply attempt %d failed: %s", attempt + 1, type(exc).__name__)
-            await asyncio.sleep(0.5 * 2 ** attempt)
-        logger.error("SMS reply not sent after %d attempts", SEND_ATTEMPTS)
-        return False
+        try:
+            await self._twilio.send(phone, body)
+        except DeliveryError as exc:
+            logger.error("SMS reply not sent: %s", exc)
+            return False
+        return True
 
 
 class SmsCollector(CollectingOutputChannel):
@@ -142,8 +129,8 @@ class SmsInput(TwilioInput):
                          account and account.from_number, debug_mode=False)
         self.settings = settings
         # Unconfigured, the channel only answers 503: it opens no database.
-        self.state = SmsState(settings.escalation_db_url) if account else None
-        self.sender = SmsSender(account, self.state) if account else None
+        self.state = SmsState(settings.records_db_url) if account else None
+        self.sender = SmsSender(TwilioClient(account), self.state) if account else None
         self.validator = RequestValidator(account.auth_token) if account else None
         if account is None:
             logger.warning("SMS channel not configured (TWILIO_ACCOUNT_SID unset): it answers 503")
@@ -186,26 +173,19 @@ class SmsInput(TwilioInput):
         keyword = _keyword(body)
         if keyword in OPT_OUT_KEYWORDS:
             await loop.run_in_executor(None, self.state.opt_out, phone, keyword)
-            self.sender.send_later(phone, [
-                f"You're unsubscribed from {clinic.name} messages and won't get more texts from us. "
-                f"Reply START to resume. In an emergency call {clinic.emergency_number}."], even_if_opted_out=True)
+            self.sender.send_later(phone, [text("sms.opted_out", clinic=clinic)], even_if_opted_out=True)
             return
         if keyword in OPT_IN_KEYWORDS and await loop.run_in_executor(None, self.state.opt_in, phone):
-            self.sender.send_later(phone, [
-                f"You're subscribed to {clinic.name} messages again. Ask me anything about your Botox treatment."])
+            self.sender.send_later(phone, [text("sms.opted_in", clinic=clinic)])
             return
         if keyword in HELP_KEYWORDS:
-            self.sender.send_later(phone, [
-                f"{clinic.name} Botox patient assistant (automated). To talk to the clinic call {clinic.phone}. "
-                f"In an emergency call {clinic.emergency_number}. Reply STOP to opt out."], even_if_opted_out=True)
+            self.sender.send_later(phone, [text("sms.help", clinic=clinic)], even_if_opted_out=True)
             return
         if not body.strip():
-            self.sender.send_later(phone, [
-                "Sorry, I can only read text messages. Please type your question. If you feel unwell after "
-                f"an injection, call {clinic.name} on {clinic.phone}, or {clinic.emergency_number} in an emergency."])
+            self.sender.send_later(phone, [text("sms.not_text", clinic=clinic)])
             return
         if len(body) > MAX_MESSAGE_CHARS:
-            self.sender.send_later(phone, ["Sorry, that message is too long for me. Please send a shorter question."])
+            self.sender.send_later(phone, [text("sms.too_long", clinic=clinic)])
             return
         chosen = await loop.run_in_executor(None, self.state.take_choice, phone, body)
         collector = SmsCollector()
@@ -213,9 +193,7 @@ class SmsInput(TwilioInput):
             await on_new_message(UserMessage(chosen or body, collector, phone, input_channel=self.name()))
         except Exception:  # the patient must hear something, whatever failed inside
             logger.exception("SMS message could not be handled")
-            collector.messages = [{"text": (
-                f"Sorry, something went wrong on our side. Please call {clinic.name} on {clinic.phone}; "
-                f"in an emergency call {clinic.emergency_number}.")}]
+            collector.messages = [{"text": text("sms.failed", clinic=clinic)}]
         reply = format_reply(collector.messages)
         await loop.run_in_executor(None, self.state.offer_choices, phone, reply.choices)
         self.sender.send_later(phone, reply.messages)

@@ -7,8 +7,10 @@ room its replies are sent to. This channel awaits it, and also:
   python-socketio's CORS handling) and, when WEB_CHAT_JWT_SECRET is set, only with a signed token;
 - always persists sessions (the widget keeps its session id, so a reload continues the
   conversation) and accepts only well-formed session ids;
-- answers a malformed or over-long message with an `error` event instead of failing inside.
+- answers a malformed or over-long message with an `error` event instead of failing inside;
+- serves the widget with its own sentences from the message catalogue filled in.
 """
+import json
 import logging
 import re
 import uuid
@@ -22,7 +24,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from actions.settings import get_settings
+from botox_clinic.messages import with_prefix
+from botox_clinic.settings import get_settings
 from channels.rest import MAX_MESSAGE_CHARS
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,16 @@ SOCKET_IO_CLIENT = WEB_DIR / "node_modules/socket.io-client/dist/socket.io.min.j
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 # Enough for the longest accepted message plus metadata; larger frames are refused by the server.
 MAX_FRAME_BYTES = 64 * 1024
+# Where widget.js takes the catalogue's widget.* sentences.
+CATALOGUE_PLACEHOLDER = "/*catalogue*/ {}"
+
+
+def widget_source() -> str:
+    """web/widget.js with its sentences from the message catalogue."""
+    source = (WEB_DIR / "widget.js").read_text(encoding="utf-8")
+    if CATALOGUE_PLACEHOLDER not in source:
+        raise RuntimeError(f"web/widget.js has no {CATALOGUE_PLACEHOLDER!r} for its sentences")
+    return source.replace(CATALOGUE_PLACEHOLDER, json.dumps(with_prefix("widget."), ensure_ascii=False))
 
 
 class WebChatOutput(SocketIOOutput):
@@ -62,6 +75,7 @@ class WebChatInput(SocketIOInput):
         return WebChatOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        widget_js = widget_source()
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
                           max_http_buffer_size=MAX_FRAME_BYTES)
         self.sio = sio
@@ -82,7 +96,7 @@ class WebChatInput(SocketIOInput):
 
         @blueprint.route("/widget.js", methods=["GET"])
         async def widget(_: Request) -> HTTPResponse:
-            return await response.file(str(WEB_DIR / "widget.js"), mime_type="text/javascript")
+            return response.text(widget_js, content_type="text/javascript; charset=utf-8")
 
         @blueprint.route("/socket.io.min.js", methods=["GET"])
         async def socket_io_client(_: Request) -> HTTPResponse:

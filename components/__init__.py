@@ -1,4 +1,7 @@
-"""Our Rasa components: NLU pipeline steps, the tracker store, and the conversation start. Importing
-the package (as the server does to load any of them) applies upstream_fixes, moves message parsing
-off the event loop, and puts our action_session_start in place of Rasa's built-in one."""
-from components import parse_in_thread, session_start, upstream_fixes  # noqa: F401
+"""Our Rasa components: NLU pipeline steps, the tracker store, the conversation start, and the
+replacements of Rasa internals. Rasa imports this package when it loads any of them (to train,
+serve or test), so this is where the replacements are put in place: one explicit call, which
+refuses a Rasa version they were not measured against (components/rasa_patches.py)."""
+from components import rasa_patches
+
+rasa_patches.apply()

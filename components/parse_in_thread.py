@@ -1,4 +1,5 @@
-"""Understand messages on a thread of their own, not in the server's event loop.
+"""Understand messages on a thread of their own, not in the server's event loop (put in place of
+Rasa's `MessageProcessor.parse_message` by components/rasa_patches.py).
 
 Rasa runs the NLU graph synchronously inside the coroutine that handles the message, so while one
 message is parsed (about 7 ms, most of it the sentence encoder in ONNX Runtime) the event loop
@@ -51,6 +52,3 @@ async def parse_message(
     )
     self._check_for_unseen_features(parse_data)
     return parse_data
-
-
-MessageProcessor.parse_message = parse_message

@@ -1,5 +1,9 @@
 """NLU component: the deterministic red-flag detector has the last word on safety routing.
 
+Red flags are detected once, here: the assessment (tier, categories, reasons) goes into the parse
+data (botox_clinic.red_flags.ASSESSMENT_KEY), and the escalation reads it from there. The rules file is the one
+configured for every process (RED_FLAG_RULES, botox_clinic/settings.py).
+
 It runs after the intent classifiers, so a safety decision never rests on one classifier:
 - the detector finds a first-person report            -> intent report_red_flag (escalated), whatever
                                                          DIET said, with a `red_flag` entity per symptom;
@@ -21,7 +25,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions.red_flags import NEGATED, PAST, REPORT, load_detector
+from botox_clinic.red_flags import ASSESSMENT_KEY, NEGATED, PAST, REPORT, configured_detector
 
 REPORT_INTENT = "report_red_flag"
 SAFETY_NET_INTENT = "ask_side_effects"
@@ -30,12 +34,8 @@ FALLBACK_INTENT = "nlu_fallback"
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class RedFlagDetector(GraphComponent):
-    @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
-        return {"spacy_pipeline": "build/spacy/en_botox_lookup", "rules": "clinic/red_flags.yml"}
-
     def __init__(self, config: Dict[Text, Any]) -> None:
-        self._detector = load_detector(config["spacy_pipeline"], config["rules"])
+        self._detector = configured_detector()
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -55,6 +55,7 @@ class RedFlagDetector(GraphComponent):
         if not text or text.startswith("/"):  # button payloads name their intent already
             return
         assessment = self._detector.assess(text)
+        message.set(ASSESSMENT_KEY, assessment.as_parse_data(), add_to_output=True)
         intent = (message.get(INTENT) or {}).get("name")
         if assessment.is_report:
             entities = list(message.get(ENTITIES) or [])

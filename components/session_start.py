@@ -10,7 +10,8 @@ the first turn three times as long as the others. The same steps here take half 
 a conversation still opens with the emergency number when the action server is down.
 
 Rasa has no setting for an in-process action; its built-in `action_session_start` is the one it
-runs when the domain does not list the action for the action server, so ours replaces it there.
+runs when the domain does not list the action for the action server, so ours replaces it there
+(components/rasa_patches.py puts it in place).
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.appointments import appointment_store
-from actions.settings import get_settings
+from botox_clinic.appointments import AppointmentStore
+from botox_clinic.settings import get_settings
+from botox_clinic.slots import TREATMENT_TYPE
 
 WELCOME = "utter_welcome"
 
@@ -32,15 +34,16 @@ WELCOME = "utter_welcome"
 class ClinicSessionStart(rasa_actions.ActionSessionStart):
     async def run(self, output_channel: OutputChannel, nlg: NaturalLanguageGenerator,
                   tracker: DialogueStateTracker, domain: Domain) -> List[Event]:
-        clinic = get_settings().clinic.template_values()
+        settings = get_settings()
+        clinic = settings.clinic.template_values()
         # Slots from an earlier session (the treatment type) carry over, if domain.yml says so.
         carried = [SlotSet(name, value) for name, value in tracker.current_slot_values().items()
                    if value is not None and name not in clinic] if domain.session_config.carry_over_slots else []
-        if not any(event.key == "treatment_type" for event in carried):
+        if not any(event.key == TREATMENT_TYPE for event in carried):
             # One indexed lookup; cheaper in the event loop than a thread hop back into its queue.
-            known = appointment_store().treatment_type_for(tracker.sender_id)
+            known = AppointmentStore(settings.records_db_url).treatment_type_for(tracker.sender_id)
             if known:
-                carried.append(SlotSet("treatment_type", known))
+                carried.append(SlotSet(TREATMENT_TYPE, known))
         return ([await self._welcome(output_channel, nlg, tracker, clinic), SessionStarted()] + carried
                 + [SlotSet(name, value) for name, value in clinic.items()] + [ActionExecuted("action_listen")])
 
@@ -50,6 +53,3 @@ class ClinicSessionStart(rasa_actions.ActionSessionStart):
         # The channel picks the variant (a one-segment SMS for Twilio); the clinic's details fill it.
         message = await nlg.generate(WELCOME, tracker, output_channel.name(), **clinic)
         return rasa_actions.create_bot_utterance({**message, "utter_action": WELCOME})
-
-
-rasa_actions.ActionSessionStart = ClinicSessionStart

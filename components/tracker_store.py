@@ -5,8 +5,8 @@
   deleted instead of stored. The slot is never stored itself, so only that turn's save sees it.
   Deleting from the action server would not work: Rasa saves the in-memory tracker after the action
   and, finding no stored events, would write the whole conversation back.
-- Retention: `python -m components.tracker_store --days N` deletes conversations whose latest event
-  is older than N days (default: `retention_days` in the clinic settings file).
+- Retention: `delete_inactive_since` deletes conversations whose latest event is older than a
+  cutoff (`python -m commands.retention`, default: `retention_days` in the clinic settings file).
 
 Escalation records live in the clinic records database and are kept in both cases (clinical records).
 
@@ -26,11 +26,9 @@ Configured in endpoints.yml as `type: components.tracker_store.PrivacyAwareSQLTr
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import logging
-import time
 import weakref
 from typing import Any, Dict, Optional, Tuple
 
@@ -39,7 +37,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from actions.privacy import DELETION_SLOT
+from botox_clinic.slots import CONVERSATION_DELETED
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +99,7 @@ class PrivacyAwareSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        if tracker.get_slot(DELETION_SLOT) is True:
+        if tracker.get_slot(CONVERSATION_DELETED) is True:
             self.delete_conversation(tracker.sender_id)
             return
         await self.stream_events(tracker)
@@ -146,35 +144,3 @@ class PrivacyAwareSQLTrackerStore(SQLTrackerStore):
             session.execute(events.delete().where(events.c.sender_id.in_(inactive)))
             session.commit()
         return count
-
-
-def _open_configured_store(endpoints: str) -> PrivacyAwareSQLTrackerStore:
-    from rasa.core.tracker_store import TrackerStore
-    from rasa.core.utils import read_endpoints_from_path
-
-    store = TrackerStore.create(read_endpoints_from_path(endpoints).tracker_store)
-    if not isinstance(store, PrivacyAwareSQLTrackerStore):
-        raise SystemExit(f"{endpoints}: tracker_store is {type(store).__name__}, "
-                         f"not components.tracker_store.PrivacyAwareSQLTrackerStore")
-    return store
-
-
-def main(argv: Optional[list] = None) -> None:
-    from actions.settings import get_settings
-
-    parser = argparse.ArgumentParser(description="Delete conversations inactive for more than N days "
-                                                 "(escalation records are kept).")
-    parser.add_argument("--days", type=float, default=None,
-                        help="default: retention_days in the clinic settings file")
-    parser.add_argument("--endpoints", default="endpoints.yml")
-    args = parser.parse_args(argv)
-    days = args.days if args.days is not None else get_settings().clinic.retention_days
-    if days <= 0:
-        raise SystemExit("--days must be positive")
-    store = _open_configured_store(args.endpoints)
-    deleted = store.delete_inactive_since(time.time() - days * 86400)
-    print(f"deleted {deleted} conversation(s) inactive for more than {days:g} days")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Workarounds for measured defects in Rasa 3.6.21, applied when the server loads our components.
+"""Workarounds for measured defects in Rasa 3.6.21; components/rasa_patches.py puts them in place.
 
 - Every custom action's reply is validated with `jsonschema.validate`, which first re-checks Rasa's
   large response schema against the JSON Schema meta-schema: 13.6 ms of CPU per call, blocking the
@@ -37,21 +37,18 @@ def _action_response_validator() -> Any:
     return jsonschema.validators.validator_for(schema)(schema)
 
 
-def _validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
+def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
     if _action_response_validator().is_valid(result):
         return True
     # Invalid replies are rare: let Rasa raise its own error with its explanation.
     return _upstream_validate_action_result(self, result)
 
 
-RemoteAction._validate_action_result = _validate_action_result
-
-
 _upstream_resolve_by_type = Event.resolve_by_type
 _event_classes: Dict[Text, Type[Event]] = {}
 
 
-def _resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> Optional[Type[Event]]:
+def resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> Optional[Type[Event]]:
     found = _event_classes.get(type_name)
     if found is None:
         # Rasa's own lookup, with its default and its error for an unknown name; only a class that
@@ -60,9 +57,6 @@ def _resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> 
         if found is not None and getattr(found, "type_name", None) == type_name:
             _event_classes[type_name] = found
     return found
-
-
-Event.resolve_by_type = staticmethod(_resolve_by_type)
 
 
 # Shorter than the idle timeout of the servers we call (Sanic's default, for the action server, is 5 s),
@@ -85,7 +79,7 @@ class _KeptOpen:
         return None
 
 
-def _session(self: EndpointConfig) -> _KeptOpen:
+def kept_session(self: EndpointConfig) -> _KeptOpen:
     # A session belongs to one event loop; what it is made from (headers, authentication) is the key.
     settings = (tuple(sorted(self.headers.items())), tuple(sorted(self.basic_auth.items())))
     sessions = _kept_sessions.setdefault(asyncio.get_running_loop(), {})
@@ -96,9 +90,6 @@ def _session(self: EndpointConfig) -> _KeptOpen:
             headers=self.headers, auth=auth, timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
             connector=aiohttp.TCPConnector(keepalive_timeout=_IDLE_CONNECTION_SECONDS))
     return _KeptOpen(sessions[settings])
-
-
-EndpointConfig.session = _session
 
 
 def _execution_order(schema: GraphSchema) -> List[Tuple[Text, Tuple[Text, ...]]]:
@@ -120,7 +111,7 @@ def _execution_order(schema: GraphSchema) -> List[Tuple[Text, Tuple[Text, ...]]]
     return order
 
 
-def _run_graph(self: DaskGraphRunner, inputs: Optional[Dict[Text, Any]] = None,
+def run_graph(self: DaskGraphRunner, inputs: Optional[Dict[Text, Any]] = None,
                targets: Optional[List[Text]] = None) -> Dict[Text, Any]:
     run_targets = targets if targets else self._graph_schema.target_names
     orders = self.__dict__.setdefault("_execution_orders", {})
@@ -138,6 +129,3 @@ def _run_graph(self: DaskGraphRunner, inputs: Optional[Dict[Text, Any]] = None,
     except RuntimeError as e:
         raise GraphRunError("Error running runner.") from e
     return dict(results[target] for target in run_targets)
-
-
-DaskGraphRunner.run = _run_graph

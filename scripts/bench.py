@@ -13,7 +13,6 @@ import asyncio
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -167,7 +166,7 @@ def bench_ours(seconds: float) -> Result:
         f"tracker_store:\n  type: components.tracker_store.PrivacyAwareSQLTrackerStore\n  dialect: sqlite\n"
         f"  db: {WORK / 'trackers.db'}\nlock_store:\n  type: in_memory\n")
     (WORK / "trackers.db").unlink(missing_ok=True)
-    store = {"ESCALATION_DB_URL": f"sqlite:///{WORK / 'escalations.db'}"}
+    store = {"RECORDS_DB_URL": f"sqlite:///{WORK / 'records.db'}"}
     started = time.monotonic()
     procs = [spawn([RASA, "run", "actions", "--actions", "actions", "--port", str(action_port)], ROOT,
                    WORK / "actions.log", store),
@@ -196,15 +195,16 @@ def bench_cluster(seconds: float) -> Result:
 
 
 def table(results: List[Result]) -> str:
-    lines = ["| assistant | train s | start to first answer s | peak MB | concurrency | turns/s | p50 ms | p95 ms | p99 ms | errors | empty replies |",
+    lines = ["| assistant | train s | start to first answer s | peak MB | concurrency | turns/s | p50 ms | p95 ms "
+             "| p99 ms | errors | empty replies |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        for i, (concurrency, l) in enumerate(sorted(r.loads.items())):
+        for i, (concurrency, load) in enumerate(sorted(r.loads.items())):
             head = [r.name, f"{r.train_seconds:.0f}" if r.train_seconds else "-",
                     f"{r.start_seconds:.1f}" if r.start_seconds else "-", f"{r.peak_mb:.0f}"] if i == 0 else ["", "", "", ""]
-            lines.append("| " + " | ".join(head + [str(concurrency), f"{l.turns / l.seconds:.1f}",
-                                                   f"{l.percentile(50):.0f}", f"{l.percentile(95):.0f}",
-                                                   f"{l.percentile(99):.0f}", str(l.errors), str(l.empty)]) + " |")
+            lines.append("| " + " | ".join(head + [str(concurrency), f"{load.turns / load.seconds:.1f}",
+                                                   f"{load.percentile(50):.0f}", f"{load.percentile(95):.0f}",
+                                                   f"{load.percentile(99):.0f}", str(load.errors), str(load.empty)]) + " |")
     return "\n".join(lines)
 
 

@@ -55,9 +55,9 @@ start() {
   DB_PASSWORD=$(cat "$dir/postgres/password"); export DB_PASSWORD
   export REDIS_HOST=127.0.0.1 REDIS_PORT=$((port + 5))
   REDIS_PASSWORD=$(cat "$dir/redis/password"); export REDIS_PASSWORD
-  export ESCALATION_DB_URL=$db_url
+  export RECORDS_DB_URL=$db_url
   SANIC_HOST=127.0.0.1 spawn actions .venv/bin/rasa run actions --actions actions --port $((port + 3))
-  spawn outbox .venv/bin/python -m actions.outbox run
+  spawn outbox .venv/bin/python -m commands.outbox run
   wait_for_http "http://127.0.0.1:$((port + 3))/health" 120
   # One replica first: it creates the tracker tables, so the two never race to.
   start_replica 1

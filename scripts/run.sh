@@ -18,7 +18,7 @@ trap stop EXIT INT TERM
 # rasa-sdk binds to SANIC_HOST; it has no authentication of its own, so keep it on loopback.
 SANIC_HOST=${ACTION_HOST:-127.0.0.1} .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" &
 pids+=($!)
-.venv/bin/python -m actions.outbox run &
+.venv/bin/python -m commands.outbox run &
 pids+=($!)
 # The demo clinic page embedding the chat widget (a stand-in for the clinic's own website).
 .venv/bin/python -m http.server "$DEMO_PORT" --bind 127.0.0.1 --directory web/demo >/dev/null 2>&1 &

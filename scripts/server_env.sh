@@ -1,4 +1,5 @@
-# Environment for every Rasa and action server process we start; sourced by run.sh and cluster.sh.
+# Environment for every Rasa and action server process we start; sourced by run.sh, cluster.sh and
+# test.sh (so the tests' servers run as `make run`'s do).
 # No telemetry or crash reports leave the machine.
 export RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2
 # Sanic reads SANIC_* settings: refuse request bodies over 1 MB (413) instead of Sanic's 100 MB.

@@ -2,7 +2,6 @@
 import re
 
 import pytest
-
 from conftest import ROOT, SHARED, load_yaml
 
 MAPPING = load_yaml(ROOT / "content/answer_sources.yml")

@@ -3,7 +3,8 @@ import re
 
 from conftest import ROOT, SHARED, load_yaml
 
-NLU = load_yaml(ROOT / "data/nlu.yml")["nlu"]
+NLU_FILES = sorted((ROOT / "data/nlu").glob("*.yml"))
+NLU = [block for path in NLU_FILES for block in load_yaml(path)["nlu"]]
 RULES = load_yaml(ROOT / "data/rules.yml")["rules"]
 
 
@@ -47,6 +48,15 @@ def test_no_example_is_given_twice():
         key = _normalise(text)
         assert key not in seen, f"{text!r}: already under {seen[key]}"
         seen[key] = intent
+
+
+def test_each_intent_is_in_one_topic_file():
+    files = {}
+    for path in NLU_FILES:
+        for block in load_yaml(path)["nlu"]:
+            if "intent" in block:
+                files.setdefault(block["intent"], []).append(path.name)
+    assert {intent: names for intent, names in files.items() if len(names) > 1} == {}
 
 
 def test_every_intent_is_answered_by_a_rule(domain):

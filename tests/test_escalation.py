@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 
-from actions import outbox
-from actions.escalation import UNRECOGNISED, ActionEscalateRedFlag, escalation_store
-from actions.escalation_store import DELIVERED, EscalationStore
+import pytest
 from conftest import ROOT
 from receivers import SmtpReceiver, TwilioApiStandIn, WebhookReceiver
+
+from actions.escalation import UNRECOGNISED, ActionEscalateRedFlag
+from botox_clinic import outbox
+from botox_clinic.escalations import DELIVERED, EscalationStore
+from botox_clinic.red_flags import ASSESSMENT_KEY
 
 SECRET = "test-webhook-secret"
 
@@ -27,38 +30,45 @@ def _wait_for(condition, timeout=20.0):
     return False
 
 
-def test_escalation_is_recorded_before_the_action_returns(settings, make_tracker, dispatcher, domain,
-                                                                monkeypatch):
+def _assessed(detector, text):
+    """The parse data the NLU pipeline's detector gives the escalation."""
+    return {ASSESSMENT_KEY: detector.assess(text).as_parse_data()}
+
+
+def test_escalation_is_recorded_before_the_action_returns(settings, escalations, detector, make_tracker, dispatcher,
+                                                          domain, monkeypatch):
     monkeypatch.setenv("ESCALATION_WEBHOOK_URL", "http://127.0.0.1:9/unused")
     monkeypatch.setenv("ESCALATION_WEBHOOK_SECRET", SECRET)
     settings.cache_clear()
-    tracker = make_tracker("i can't swallow since my botox", intent="report_red_flag",
+    text = "i can't swallow since my botox"
+    tracker = make_tracker(text, intent="report_red_flag", parse=_assessed(detector, text),
                            turns=[("patient", "what are side effects"), ("assistant", "Most people...")])
     events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, tracker, domain))
     slots = {e["name"]: e["value"] for e in events}
     assert slots["escalation_tier"] == "emergency" and slots["escalation_recorded"] is True
     assert "walkthrough_step" in slots and slots["walkthrough_step"] is None  # the guide ends
-    stored = escalation_store().get(slots["escalation_reference"])
+    stored = escalations().get(slots["escalation_reference"])
     assert stored.tier == "emergency" and stored.symptoms == ["difficulty swallowing"]
     assert stored.channel == "rest" and stored.sender_id == "patient-1"
     assert [t["speaker"] for t in stored.recent_turns] == ["patient", "assistant", "patient"]
-    [(_, deliveries)] = escalation_store().list()
+    [(_, deliveries)] = escalations().list()
     assert [(d.target, d.state) for d in deliveries] == [("webhook", "pending")]
 
 
-def test_classifier_only_report_escalates_as_urgent(settings, make_tracker, dispatcher, domain):
+def test_classifier_only_report_escalates_as_urgent(settings, escalations, make_tracker, dispatcher, domain):
     events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, make_tracker("something feels very wrong"), domain))
     slots = {e["name"]: e["value"] for e in events}
     assert slots["escalation_tier"] == "urgent"
-    assert escalation_store().get(slots["escalation_reference"]).symptoms == [UNRECOGNISED]
+    assert escalations().get(slots["escalation_reference"]).symptoms == [UNRECOGNISED]
 
 
-def test_unrecordable_escalation_still_instructs_without_claiming_notice(settings, make_tracker, dispatcher,
+def test_unrecordable_escalation_still_instructs_without_claiming_notice(settings, detector, make_tracker, dispatcher,
                                                                               domain, monkeypatch):
-    monkeypatch.setenv("ESCALATION_DB_URL", "sqlite:////proc/forbidden/escalations.db")
+    monkeypatch.setenv("RECORDS_DB_URL", "sqlite:////proc/forbidden/records.db")
     settings.cache_clear()
-    escalation_store.cache_clear()
-    events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, make_tracker("i can't breathe"), domain))
+    text = "i can't breathe"
+    events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, make_tracker(text, parse=_assessed(detector, text)),
+                                                     domain))
     slots = {e["name"]: e["value"] for e in events}
     assert slots == {"escalation_tier": "emergency", "escalation_recorded": False, "escalation_reference": None,
                      "walkthrough_step": None}
@@ -82,7 +92,7 @@ def test_webhook_refusing_then_accepting_gets_each_escalation_exactly_once(setti
     try:
         cfg = _configure(monkeypatch, settings, ESCALATION_WEBHOOK_URL=receiver.url + "/hook",
                          ESCALATION_WEBHOOK_SECRET=SECRET)
-        store = EscalationStore(cfg.escalation_db_url)
+        store = EscalationStore(cfg.records_db_url)
         ids = {_record(store).id for _ in range(2)}
         assert _wait_for(lambda: outbox.deliver_due(store, cfg) >= 0 and
                          all(d.state == DELIVERED for _, ds in store.list() for d in ds))
@@ -101,7 +111,7 @@ def test_webhook_refusing_then_accepting_gets_each_escalation_exactly_once(setti
 def test_undelivered_escalations_are_listed(settings, monkeypatch, capsys):
     cfg = _configure(monkeypatch, settings, ESCALATION_WEBHOOK_URL="http://127.0.0.1:9/closed",
                      ESCALATION_WEBHOOK_SECRET=SECRET)
-    store = EscalationStore(cfg.escalation_db_url)
+    store = EscalationStore(cfg.records_db_url)
     escalation = _record(store)
     outbox.deliver_due(store, cfg)
     outbox.print_list(store, undelivered_only=True)
@@ -114,7 +124,7 @@ def test_email_reaches_a_real_smtp_server(settings, monkeypatch):
     try:
         cfg = _configure(monkeypatch, settings, ESCALATION_SMTP_HOST="127.0.0.1", ESCALATION_SMTP_PORT=str(smtp.port),
                          ESCALATION_EMAIL_FROM="assistant@clinic.test", ESCALATION_EMAIL_TO="oncall@clinic.test")
-        store = EscalationStore(cfg.escalation_db_url)
+        store = EscalationStore(cfg.records_db_url)
         escalation = _record(store, targets=("email",))
         assert outbox.deliver_due(store, cfg) == 1
         [envelope] = smtp.messages
@@ -130,7 +140,7 @@ def test_sms_goes_through_the_twilio_messages_api(settings, monkeypatch):
     try:
         cfg = _configure(monkeypatch, settings, ESCALATION_SMS_TO="+15550100001", TWILIO_ACCOUNT_SID=twilio.account_sid,
                          TWILIO_AUTH_TOKEN="tok", TWILIO_FROM_NUMBER="+15550100002", TWILIO_API_BASE=twilio.url)
-        store = EscalationStore(cfg.escalation_db_url)
+        store = EscalationStore(cfg.records_db_url)
         escalation = _record(store, targets=("sms",))
         assert outbox.deliver_due(store, cfg) == 1
         [message] = twilio.messages
@@ -140,17 +150,18 @@ def test_sms_goes_through_the_twilio_messages_api(settings, monkeypatch):
 
 
 def _worker(env):
-    return subprocess.Popen([sys.executable, "-m", "actions.outbox", "run"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "commands.outbox", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.live
 def test_worker_killed_mid_delivery_then_restarted_delivers(settings, monkeypatch):
     """Recorded by the action server, worker killed while sending: nothing is lost after a restart."""
     receiver = WebhookReceiver(stall_first_seconds=4)
     try:
         cfg = _configure(monkeypatch, settings, ESCALATION_WEBHOOK_URL=receiver.url, ESCALATION_WEBHOOK_SECRET=SECRET,
                          ESCALATION_LEASE_SECONDS="2", ESCALATION_POLL_SECONDS="0.2")
-        store = EscalationStore(cfg.escalation_db_url)
+        store = EscalationStore(cfg.records_db_url)
         escalation = _record(store)  # no worker running: recorded, not yet delivered
         env = dict(os.environ)
         first = _worker(env)

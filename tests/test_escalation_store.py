@@ -7,11 +7,12 @@ import threading
 import time
 
 import pytest
-
-from actions.escalation import ActionEscalateRedFlag, escalation_store
-from actions.escalation_store import DELIVERED, PENDING, EscalationStore
 from conftest import ROOT
 from receivers import free_port
+
+from actions.escalation import ActionEscalateRedFlag
+from botox_clinic.escalations import DELIVERED, PENDING, EscalationStore
+from botox_clinic.red_flags import ASSESSMENT_KEY
 
 POSTGRES_SCRIPT = str(ROOT / "scripts/postgres.sh")
 
@@ -27,7 +28,7 @@ def postgres_url():
     shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.live)])
 def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'escalations.db'}"
@@ -98,14 +99,17 @@ def test_undelivered_escalations_are_listed_however_many_newer_ones_were_deliver
     assert [e.id for e, _ in store.list(undelivered_only=True, limit=2)] == [stuck.id]
 
 
-def test_the_escalation_action_records_in_postgresql(postgres_url, settings, monkeypatch, make_tracker,
+def test_the_escalation_action_records_in_postgresql(postgres_url, settings, detector, monkeypatch, make_tracker,
                                                      dispatcher, domain):
+    # The old name of RECORDS_DB_URL, still accepted.
+    monkeypatch.delenv("RECORDS_DB_URL")
     monkeypatch.setenv("ESCALATION_DB_URL", postgres_url)
     monkeypatch.setenv("ESCALATION_WEBHOOK_URL", "http://127.0.0.1:9/unused")
     monkeypatch.setenv("ESCALATION_WEBHOOK_SECRET", "test-webhook-secret")
     settings.cache_clear()
-    escalation_store.cache_clear()
-    tracker = make_tracker("my eyelid is drooping since yesterday", intent="report_red_flag", channel="twilio")
+    text = "my eyelid is drooping since yesterday"
+    tracker = make_tracker(text, intent="report_red_flag", channel="twilio",
+                           parse={ASSESSMENT_KEY: detector.assess(text).as_parse_data()})
     events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, tracker, domain))
     slots = {e["name"]: e["value"] for e in events}
     assert slots["escalation_recorded"] is True and slots["escalation_tier"] == "urgent"
@@ -115,8 +119,8 @@ def test_the_escalation_action_records_in_postgresql(postgres_url, settings, mon
 
 def test_every_store_of_the_records_database_creates_its_sqlite_directory(tmp_path):
     # Outreach may be the first thing to open the database on a new machine.
-    from actions.appointments import AppointmentStore
-    from actions.sms_state import SmsState
+    from botox_clinic.appointments import AppointmentStore
+    from botox_clinic.sms_state import SmsState
     for i, store in enumerate((EscalationStore, SmsState, AppointmentStore)):
         store(f"sqlite:///{tmp_path / f'new-{i}' / 'records.db'}")
         assert (tmp_path / f"new-{i}" / "records.db").exists()

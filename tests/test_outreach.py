@@ -4,19 +4,20 @@ import os
 import subprocess
 import sys
 
-from actions.outreach import mask, normalise_phone
 from conftest import ROOT
 from test_twilio_sms import sent_to, text, wait_for
+
+from botox_clinic.outreach import mask, normalise_phone
 
 NOW = "2026-11-20T09:00:00-05:00"
 
 
 def _outreach(assistant, kind, csv_path):
-    env = {**os.environ, "ESCALATION_DB_URL": assistant.escalation_db_url,
+    env = {**os.environ, "RECORDS_DB_URL": assistant.records_db_url,
            "TWILIO_ACCOUNT_SID": assistant.twilio.account_sid, "TWILIO_AUTH_TOKEN": assistant.twilio.auth_token,
            "TWILIO_FROM_NUMBER": "+15550109999", "TWILIO_API_BASE": assistant.twilio.url,
            "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
-    result = subprocess.run([sys.executable, "-m", "actions.outreach", kind, str(csv_path), "--rate", "50",
+    result = subprocess.run([sys.executable, "-m", "commands.outreach", kind, str(csv_path), "--rate", "50",
                              "--now", NOW], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     return result.returncode, result.stdout + result.stderr
 
@@ -53,7 +54,7 @@ def test_invitations_replies_in_context_guide_opt_out_and_rerun(assistant, tmp_p
     assert status == 1  # some rows were bad
     assert "3 sent, 1 skipped, 5 rows not sent, 0 failed" in output, output
     for line, reason in [(6, "phone"), (7, "past"), (8, "empty first_name"), (9, "date"), (10, "treatment_type")]:
-        assert any(l.startswith(f"line {line}: not sent") and reason in l for l in output.splitlines()), output
+        assert any(row.startswith(f"line {line}: not sent") and reason in row for row in output.splitlines()), output
     assert "language 'es' not available: sent in English" in output
     assert ana not in output and mask(ana) in output  # operators see masked numbers only
 

@@ -6,16 +6,15 @@ import time
 import uuid
 
 import pytest
+from conftest import stored_events
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-
-from actions.escalation import escalation_store
-from actions.privacy import ActionForgetConversation
-from components import tracker_store
-from components.tracker_store import PrivacyAwareSQLTrackerStore
-from conftest import stored_events
 from rest_client import say
+
+from actions.privacy import ActionForgetConversation
+from commands import retention
+from components.tracker_store import PrivacyAwareSQLTrackerStore
 
 
 def _save(store, sender, *events):
@@ -50,7 +49,7 @@ def test_retention_deletes_conversations_inactive_for_longer_than_the_limit(stor
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text("tracker_store:\n  type: components.tracker_store.PrivacyAwareSQLTrackerStore\n"
                          f"  dialect: sqlite\n  db: {tmp_path / 't.db'}\n")
-    tracker_store.main(["--days", "30", "--endpoints", str(endpoints)])
+    retention.main(["--days", "30", "--endpoints", str(endpoints)])
     assert "deleted 1 conversation(s)" in capsys.readouterr().out
     assert stored_events(store, "old") == []
     assert len(stored_events(store, "recent")) == 2
@@ -60,7 +59,7 @@ def test_retention_refuses_a_store_without_deletion(tmp_path):
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp_path / 't.db'}\n")
     with pytest.raises(SystemExit, match="not components.tracker_store"):
-        tracker_store.main(["--days", "30", "--endpoints", str(endpoints)])
+        retention.main(["--days", "30", "--endpoints", str(endpoints)])
 
 
 def test_the_project_endpoints_load_the_privacy_aware_store():
@@ -88,15 +87,16 @@ def test_forget_action_without_a_confirmation_asks_and_deletes_nothing(settings,
     assert dispatcher.messages[0]["response"] == "utter_confirm_data_deletion"
 
 
-def test_forget_action_after_confirmation_deletes_and_notes_kept_escalations(settings, make_tracker, dispatcher,
+def test_forget_action_after_confirmation_deletes_and_notes_kept_escalations(settings, escalations, make_tracker,
+                                                                               dispatcher,
                                                                                domain):
-    kept = escalation_store().record(channel="rest", sender_id="patient-9", tier="emergency", symptoms=["breathing"],
+    kept = escalations().record(channel="rest", sender_id="patient-9", tier="emergency", symptoms=["breathing"],
                                      message="i can't breathe", recent_turns=[], targets=[])
     events = asyncio.run(ActionForgetConversation().run(dispatcher, _confirmation_turns(make_tracker, "yes", True),
                                                         domain))
     assert [(e["event"], e["name"], e["value"]) for e in events] == [("slot", "conversation_deleted", True)]
-    assert escalation_store().get(kept.id) is not None
-    assert "kept as a clinical record" in escalation_store().notes(kept.id)[0]
+    assert escalations().get(kept.id) is not None
+    assert "kept as a clinical record" in escalations().notes(kept.id)[0]
 
 
 def _tracker_rows(db, sender):

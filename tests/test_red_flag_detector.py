@@ -1,7 +1,7 @@
 """The red-flag detector on phrasings of our own: every report caught, at most 5% false alarms."""
 import pytest
 
-from actions.red_flags import NEGATED, OTHER_PERSON, PAST, QUESTION, REPORT
+from botox_clinic.red_flags import NEGATED, OTHER_PERSON, PAST, QUESTION
 
 E, U = "emergency", "urgent"
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from components.sentence_encoder import SentenceEncoder
-from conftest import ROOT
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text())
 

@@ -4,7 +4,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from rest_client import post, say
 
 

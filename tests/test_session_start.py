@@ -3,6 +3,7 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
+from conftest import ROOT
 from rasa.core.actions.action import action_for_name_or_text
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.channels.twilio import TwilioOutput
@@ -11,9 +12,8 @@ from rasa.shared.core.domain import Domain, SessionConfig
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.appointments import Appointment, appointment_store
+from botox_clinic.appointments import Appointment, AppointmentStore
 from components.session_start import ClinicSessionStart
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def test_no_slots_carry_over_when_the_domain_says_not_to(settings, rasa_domain, 
 
 
 def test_a_reply_to_outreach_knows_the_treatment_type_of_the_appointment(settings, rasa_domain):
-    appointment_store().remember(Appointment("+15550100002", "Ana", datetime(2026, 12, 1, 15, tzinfo=timezone.utc),
-                                             "cosmetic"))
+    AppointmentStore(settings().records_db_url).remember(
+        Appointment("+15550100002", "Ana", datetime(2026, 12, 1, 15, tzinfo=timezone.utc), "cosmetic"))
     slots = {e.key: e.value for e in _start(rasa_domain, DialogueStateTracker("+15550100002", rasa_domain.slots))
              if isinstance(e, SlotSet)}
     assert slots["treatment_type"] == "cosmetic"
@@ -75,8 +75,8 @@ def test_a_reply_to_outreach_knows_the_treatment_type_of_the_appointment(setting
 
 def test_without_carry_over_the_treatment_type_comes_from_the_appointment(settings, rasa_domain, monkeypatch):
     monkeypatch.setattr(rasa_domain, "session_config", SessionConfig(60, carry_over_slots=False))
-    appointment_store().remember(Appointment("+15550100004", "Ben", datetime(2026, 12, 2, 9, tzinfo=timezone.utc),
-                                             "medical"))
+    AppointmentStore(settings().records_db_url).remember(
+        Appointment("+15550100004", "Ben", datetime(2026, 12, 2, 9, tzinfo=timezone.utc), "medical"))
     tracker = DialogueStateTracker("+15550100004", rasa_domain.slots)
     tracker.update(SlotSet("treatment_type", "cosmetic"))  # from the last session, not carried
     slots = {e.key: e.value for e in _start(rasa_domain, tracker) if isinstance(e, SlotSet)}

@@ -1,8 +1,8 @@
 """SMS formatting: billing segments, plain text, numbered options, splitting."""
 import pytest
+from conftest import ROOT, load_yaml
 
 from channels.sms_format import MAX_SEGMENTS, format_reply, plain_text, segments, split_messages
-from conftest import ROOT, load_yaml
 
 CLINIC = {"clinic_name": "Demo Botox Clinic", "clinic_phone": "(555) 010-0199", "emergency_number": "911",
           "escalation_reference": "E-ABCDEFGH"}

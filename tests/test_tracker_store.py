@@ -5,11 +5,11 @@ import asyncio
 import sqlite3
 
 import sqlalchemy as sa
+from conftest import stored_events
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.tracker_store import PrivacyAwareSQLTrackerStore
-from conftest import stored_events
 
 
 def _turn(tracker, text):

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from twilio.request_validator import RequestValidator
 
-from actions.sms_state import SmsState
+from botox_clinic.sms_state import SmsState
 from channels.sms_format import MAX_SEGMENTS, segments
 
 CLINIC_NUMBER = "+15550109999"
@@ -106,10 +106,10 @@ def test_stop_is_recorded_and_silences_everything_until_start(assistant, phone):
     text(assistant, phone, "Stop")
     [confirmation] = wait_for(assistant, phone, "unsubscribed")
     assert "START" in confirmation
-    assert SmsState(assistant.escalation_db_url).is_opted_out(phone)
+    assert SmsState(assistant.records_db_url).is_opted_out(phone)
     text(assistant, phone, "what is botox")
     text(assistant, phone, "HELP")  # HELP is always answered, opted out or not
-    bodies = wait_for(assistant, phone, "Demo Botox Clinic")
+    assert wait_for(assistant, phone, "Demo Botox Clinic")
     time.sleep(1)  # a suppressed answer would have been sent before HELP's
     assert len(sent_to(assistant, phone)) == 2 and "neuromodulator" not in "\n".join(sent_to(assistant, phone))
     text(assistant, phone, "start")

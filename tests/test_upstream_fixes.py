@@ -12,15 +12,14 @@ from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.engine.exceptions import GraphComponentException
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
-from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
-from rasa.shared.utils.common import all_subclasses
-
-import components  # noqa: F401  (applies the fixes, as loading the model does)
+import components  # noqa: F401  (applies the replacements, as loading the model does)
 from components import upstream_fixes
 
 SESSION_START_REPLY = {
@@ -31,14 +30,19 @@ SESSION_START_REPLY = {
 
 
 def test_the_fixes_are_in_place():
-    assert RemoteAction._validate_action_result is upstream_fixes._validate_action_result
-    assert Event.resolve_by_type is upstream_fixes._resolve_by_type
-    assert EndpointConfig.session is upstream_fixes._session
-    assert DaskGraphRunner.run is upstream_fixes._run_graph
+    assert RemoteAction._validate_action_result is upstream_fixes.validate_action_result
+    assert Event.resolve_by_type is upstream_fixes.resolve_by_type
+    assert EndpointConfig.session is upstream_fixes.kept_session
+    assert DaskGraphRunner.run is upstream_fixes.run_graph
 
 
-def test_a_valid_reply_passes():
+def test_a_valid_reply_passes_without_rechecking_the_schema(monkeypatch):
+    # Rasa's own check calls jsonschema.validate, which re-checks the schema itself on every call;
+    # the fix must not (this fails without it).
+    calls = []
+    monkeypatch.setattr(jsonschema, "validate", lambda *args, **kwargs: calls.append(args))
     assert RemoteAction("action_session_start", None)._validate_action_result(SESSION_START_REPLY)
+    assert calls == []
 
 
 @pytest.mark.parametrize("reply", [

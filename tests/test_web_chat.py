@@ -6,7 +6,6 @@ import urllib.request
 
 import pytest
 import socketio
-
 from conftest import ROOT
 
 SCREENSHOTS = ROOT / "results/screenshots"

@@ -16,6 +16,14 @@
   var STORE = "botox-assistant-chat";
   var state = load() || { sessionId: null, transcript: [], escalation: null, open: false };
   var clinic = { clinic_name: "the clinic", clinic_phone: "", emergency_number: "911" };
+  // The widget's own sentences, from the message catalogue (content/messages.yml): the server puts
+  // them here when it serves this file (channels/web_chat.py).
+  var TEXT = /*catalogue*/ {};
+  function say(key, values) {
+    return (TEXT[key] || "").replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && values[name] !== undefined ? values[name] : whole;
+    });
+  }
   var socket, ui, unsent = [];
 
   function load() {
@@ -83,22 +91,22 @@
   function build() {
     var style = el("style"); style.textContent = CSS; document.head.appendChild(style);
     var launch = el("button", { "class": "bx-launch", type: "button", "aria-expanded": "false",
-      "aria-controls": "bx-panel" }, "Questions? Chat with us");
+      "aria-controls": "bx-panel" }, say("launch"));
     var panel = el("section", { id: "bx-panel", "class": "bx-panel", role: "dialog",
       "aria-labelledby": "bx-title", hidden: "" });
     var head = el("div", { "class": "bx-head" });
-    head.appendChild(el("h2", { id: "bx-title" }, "Botox questions"));
-    var close = el("button", { "class": "bx-close", type: "button", "aria-label": "Close chat" }, "\u00d7");
+    head.appendChild(el("h2", { id: "bx-title" }, say("title")));
+    var close = el("button", { "class": "bx-close", type: "button", "aria-label": say("close") }, "\u00d7");
     head.appendChild(close);
     var banner = el("div", { "class": "bx-banner", role: "alert", hidden: "" });
-    var log = el("div", { "class": "bx-log", role: "log", "aria-live": "polite", "aria-label": "Conversation",
+    var log = el("div", { "class": "bx-log", role: "log", "aria-live": "polite", "aria-label": say("log"),
       tabindex: "0" });
     var status = el("div", { "class": "bx-status", "aria-live": "polite" });
     var form = el("form", { "class": "bx-form" });
-    var label = el("label", { "for": "bx-input", "class": "bx-sr" }, "Your question");
+    var label = el("label", { "for": "bx-input", "class": "bx-sr" }, say("input_label"));
     var input = el("textarea", { id: "bx-input", rows: "2", maxlength: "5000",
-      placeholder: "Type your question" });
-    var send = el("button", { type: "submit" }, "Send");
+      placeholder: say("placeholder") });
+    var send = el("button", { type: "submit" }, say("send"));
     form.appendChild(label); form.appendChild(input); form.appendChild(send);
     [head, banner, log, status, form].forEach(function (n) { panel.appendChild(n); });
     document.body.appendChild(panel); document.body.appendChild(launch);
@@ -132,7 +140,7 @@
     } else {
       if (entry.text) ui.log.appendChild(withLinks(el("div", { "class": "bx-msg bx-bot" }), entry.text));
       if (entry.buttons && entry.buttons.length) {
-        var group = el("div", { "class": "bx-choices", role: "group", "aria-label": "Suggested replies" });
+        var group = el("div", { "class": "bx-choices", role: "group", "aria-label": say("choices") });
         entry.buttons.forEach(function (b) {
           var button = el("button", { type: "button" }, b.title);
           button.addEventListener("click", function () {
@@ -153,13 +161,10 @@
     var emergency = esc.tier === "emergency";
     var number = emergency ? clinic.emergency_number : clinic.clinic_phone;
     ui.banner.className = "bx-banner " + (emergency ? "bx-emergency" : "bx-urgent");
-    ui.banner.textContent = emergency
-      ? "This may be an emergency. Call " + clinic.emergency_number + " now. "
-      : "Please call " + clinic.clinic_name + " today. ";
-    var call = el("a", { href: "tel:" + number.replace(/[^0-9+]/g, "") },
-      emergency ? "Call " + clinic.emergency_number : "Call " + number);
+    ui.banner.textContent = say(emergency ? "banner_emergency" : "banner_urgent", clinic);
+    var call = el("a", { href: "tel:" + number.replace(/[^0-9+]/g, "") }, say("call", { number: number }));
     ui.banner.appendChild(call);
-    ui.banner.appendChild(el("div", {}, "Reference " + esc.reference));
+    ui.banner.appendChild(el("div", {}, say("reference", { reference: esc.reference })));
     ui.banner.hidden = false;
   }
 
@@ -171,7 +176,7 @@
       socket.emit("user_uttered", { message: sent });
     } else {  // sent after the session is confirmed, in order
       unsent.push(sent);
-      ui.status.textContent = "Connecting\u2026 your message will be sent when the connection is back.";
+      ui.status.textContent = say("connecting");
     }
   }
 
@@ -205,8 +210,8 @@
     });
     socket.on("error_message", function (e) { ui.status.textContent = e.message; });
     socket.on("connect_error", function () {
-      ui.status.textContent = "Can't reach the assistant right now. If you feel unwell after an injection, call "
-        + (clinic.clinic_phone || "the clinic") + ", or " + clinic.emergency_number + " in an emergency.";
+      ui.status.textContent = say("unreachable", { clinic_phone: clinic.clinic_phone || say("the_clinic"),
+        emergency_number: clinic.emergency_number });
     });
   }
 

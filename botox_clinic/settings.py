@@ -7,17 +7,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Dict, Mapping, Optional
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def _path(value: str) -> str:
-    path = Path(value)
-    return str(path if path.is_absolute() else PROJECT_ROOT / path)
+from botox_clinic import paths
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,9 @@ class Settings:
     clinic: ClinicSettings
     spacy_pipeline: str
     red_flag_rules: str
-    escalation_db_url: str
+    # The clinic records database: escalations and their deliveries, SMS opt-outs and offered
+    # choices, appointments and outreach (botox_clinic/records.py).
+    records_db_url: str
     webhook: Optional[WebhookTarget]
     email: Optional[EmailTarget]
     sms: Optional[SmsTarget]
@@ -148,10 +144,11 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
             raise ValueError("TWILIO_ACCOUNT_SID must be set when ESCALATION_SMS_TO is set")
         sms = SmsTarget(twilio, get("ESCALATION_SMS_TO"))
     return Settings(
-        clinic=load_clinic(_path(get("CLINIC_SETTINGS_FILE", "clinic/settings.yml"))),
-        spacy_pipeline=_path(get("SPACY_PIPELINE", "build/spacy/en_botox_lookup")),
-        red_flag_rules=_path(get("RED_FLAG_RULES", "clinic/red_flags.yml")),
-        escalation_db_url=get("ESCALATION_DB_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'escalations.db'}"),
+        clinic=load_clinic(str(paths.resolve(get("CLINIC_SETTINGS_FILE", str(paths.CLINIC_SETTINGS))))),
+        spacy_pipeline=str(paths.resolve(get("SPACY_PIPELINE", str(paths.SPACY_PIPELINE)))),
+        red_flag_rules=str(paths.resolve(get("RED_FLAG_RULES", str(paths.RED_FLAG_RULES)))),
+        # ESCALATION_DB_URL is the variable's old name, still accepted.
+        records_db_url=get("RECORDS_DB_URL", get("ESCALATION_DB_URL", f"sqlite:///{paths.default_records_file()}")),
         webhook=webhook,
         email=email,
         sms=sms,

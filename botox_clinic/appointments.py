@@ -1,6 +1,6 @@
 """Upcoming appointments known from outreach, and which outreach messages went out.
 
-Kept in the clinic records database (ESCALATION_DB_URL) so that:
+Kept in the clinic records database (botox_clinic/records.py) so that:
 - a patient's SMS reply opens a conversation that already knows the treatment type
   (the session start, components/session_start.py, looks the phone number up);
 - running the outreach command twice never texts anyone twice: each (appointment, kind) is
@@ -11,32 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Optional
 
 import sqlalchemy as sa
 
-from actions.records_db import open_engine, utc_now_iso
-from actions.settings import get_settings
-
-_metadata = sa.MetaData()
-
-appointments = sa.Table(
-    "appointments", _metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("phone", sa.String(32), nullable=False, index=True),
-    sa.Column("first_name", sa.String(100), nullable=False),
-    sa.Column("starts_at", sa.String(40), nullable=False),  # ISO 8601 with offset
-    sa.Column("treatment_type", sa.String(16), nullable=False),
-)
-
-outreach_sent = sa.Table(
-    "outreach_sent", _metadata,
-    sa.Column("appointment_key", sa.String(64), primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),  # invite | follow_up
-    sa.Column("state", sa.String(16), nullable=False),  # sending | sent
-    sa.Column("at", sa.String(40), nullable=False),
-)
+from botox_clinic import records
+from botox_clinic.records import appointments, outreach_sent, utc_now_iso
 
 
 @dataclass(frozen=True)
@@ -53,7 +33,7 @@ class Appointment:
 
 class AppointmentStore:
     def __init__(self, url: str):
-        self._engine = open_engine(url, _metadata)
+        self._engine = records.engine(url)
 
     def remember(self, appointment: Appointment) -> None:
         with self._engine.begin() as conn:
@@ -89,8 +69,3 @@ class AppointmentStore:
         with self._engine.begin() as conn:
             conn.execute(outreach_sent.delete().where(
                 (outreach_sent.c.appointment_key == appointment.key) & (outreach_sent.c.kind == kind)))
-
-
-@lru_cache(maxsize=1)
-def appointment_store() -> AppointmentStore:
-    return AppointmentStore(get_settings().escalation_db_url)

@@ -22,13 +22,16 @@ from typing import Container, Dict, Iterable, List, Optional, Sequence, Set, Tup
 
 import yaml
 
+from botox_clinic.settings import get_settings
+
+# The key of the parse data (a message's NLU result) that carries a message's assessment.
+ASSESSMENT_KEY = "red_flag_assessment"
+
 REPORT = "report"
 NEGATED = "negated"
 QUESTION = "question"
 OTHER_PERSON = "other_person"
 PAST = "past"
-
-TIER_RANK = {"urgent": 1, "emergency": 2}
 
 _GAP = "~"
 _MAX_GAP = 3
@@ -114,6 +117,13 @@ class Assessment:
         """A red-flag symptom is named (perhaps not reported): the reply needs the safety net."""
         return bool(self.findings)
 
+    def as_parse_data(self) -> dict:
+        """What a message's parse data carries (ASSESSMENT_KEY): what the escalation records, and
+        for a clinician what was reported and what was only mentioned."""
+        return {"tier": self.tier, "reasons": list(self.reasons),
+                "categories": sorted({f.category for f in self.findings if f.context == REPORT}),
+                "mentioned": sorted({f.category for f in self.findings})}
+
 
 def _contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
     n = len(phrase)
@@ -129,6 +139,8 @@ class RedFlagDetector:
         self._known_words, self._inflected_words = self._english_words(nlp)
         self._typo_targets: List[str] = []  # filled once the patterns are known, below
         self._categories = rules["categories"]
+        # Higher is more serious: "emergency" above "urgent" (clinic/red_flags.yml, tiers).
+        self.tier_rank = {name: int(tier["rank"]) for name, tier in rules["tiers"].items()}
         self._combinations = rules.get("combinations") or []
         groups = {name: [self._canonical_phrase(entry) for entry in entries]
                   for name, entries in (rules.get("groups") or {}).items()}
@@ -323,11 +335,11 @@ class RedFlagDetector:
         if not reported:
             return None, []
         reasons = sorted({f.label for f in reported.values()})
-        tier = max((f.tier for f in reported.values()), key=TIER_RANK.get)
+        tier = max((f.tier for f in reported.values()), key=self.tier_rank.get)
         for combo in self._combinations:
             if set(combo["all_of"]) <= reported.keys() and set(combo["any_of"]) & reported.keys():
                 reasons.append(combo["label"])
-                tier = max(tier, combo["tier"], key=TIER_RANK.get)
+                tier = max(tier, combo["tier"], key=self.tier_rank.get)
         if tier == "urgent":
             covered = {i for s, e in spans for i in range(s, e)}
             free = [w if i not in covered else "\0" for i, w in enumerate(words)]
@@ -420,3 +432,10 @@ def _one_edit(a: str, b: str) -> bool:
 def load_detector(pipeline_path: str, rules_path: str) -> RedFlagDetector:
     """One detector per (pipeline, rules) pair per process: building the matcher takes a moment."""
     return RedFlagDetector.from_files(Path(pipeline_path), Path(rules_path))
+
+
+def configured_detector() -> RedFlagDetector:
+    """The detector over the configured spaCy pipeline and rules file (SPACY_PIPELINE, RED_FLAG_RULES):
+    the one configuration every process uses."""
+    settings = get_settings()
+    return load_detector(settings.spacy_pipeline, settings.red_flag_rules)

@@ -1,8 +1,8 @@
 """Deliver recorded escalations to the clinic, at least once, and show what is undelivered.
 
-    python -m actions.outbox run          # the delivery worker (started by `make run`)
-    python -m actions.outbox run --once   # one pass, then exit
-    python -m actions.outbox list [--undelivered]
+    python -m commands.outbox run          # the delivery worker (started by `make run`)
+    python -m commands.outbox run --once   # one pass, then exit
+    python -m commands.outbox list [--undelivered]
 
 The worker is its own process, separate from the action server: it picks up whatever is due in
 the store, including work left by a crashed or restarted process, and retries failures with
@@ -10,19 +10,19 @@ exponential backoff (capped, never given up: an undelivered escalation stays vis
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import signal
-import sys
 import time
 from typing import Optional
 
-from actions.escalation_store import DELIVERED, EscalationStore
-from actions.notifications import SENDERS, DeliveryError
-from actions.settings import Settings, get_settings
+from botox_clinic.escalations import DELIVERED, EscalationStore
+from botox_clinic.notifications import SENDERS
+from botox_clinic.settings import Settings
+from botox_clinic.twilio import DeliveryError
 
 log = logging.getLogger("escalation.outbox")
+
 
 def backoff_seconds(attempts: int, settings: Settings) -> float:
     """Exponential backoff with jitter: base, 2*base, 4*base... capped at the maximum."""
@@ -57,7 +57,7 @@ def deliver_due(store: EscalationStore, settings: Settings) -> int:
 
 
 def run(settings: Settings, once: bool = False, store: Optional[EscalationStore] = None) -> None:
-    store = store or EscalationStore(settings.escalation_db_url)
+    store = store or EscalationStore(settings.records_db_url)
     if not settings.targets:
         log.warning("no escalation targets configured: escalations are recorded but nobody is notified")
     stopping = []
@@ -81,24 +81,3 @@ def print_list(store: EscalationStore, undelivered_only: bool) -> None:
             for d in ds) or "no targets configured"
         print(f"{escalation.id}  {escalation.created_at}  {escalation.tier:<9}  {escalation.channel:<8}  "
               f"{', '.join(escalation.symptoms)}  [{states}]")
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m actions.outbox", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    run_parser = sub.add_parser("run", help="deliver pending escalations")
-    run_parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    list_parser = sub.add_parser("list", help="list escalations and their delivery state")
-    list_parser.add_argument("--undelivered", action="store_true", help="only those not yet delivered everywhere")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = get_settings()
-    if args.command == "run":
-        run(settings, once=args.once)
-    else:
-        print_list(EscalationStore(settings.escalation_db_url), args.undelivered)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

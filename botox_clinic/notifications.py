@@ -1,32 +1,29 @@
 """Sending one escalation to one clinic target: HTTPS webhook, email over SMTP, or SMS via Twilio.
 
 Every send carries the idempotency key "<escalation id>:<target>", so a receiver can drop the
-repeats that at-least-once delivery implies. Each function raises on failure; actions/outbox.py
-decides when to retry.
+repeats that at-least-once delivery implies. Each function raises DeliveryError on failure;
+botox_clinic/outbox.py decides when to retry. The texts are in the message catalogue.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import smtplib
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 
-from actions.escalation_store import Escalation
-from actions.settings import EmailTarget, SmsTarget, TwilioAccount, WebhookTarget
+from botox_clinic.escalations import Escalation
+from botox_clinic.messages import text
+from botox_clinic.settings import EmailTarget, SmsTarget, WebhookTarget
+from botox_clinic.twilio import DeliveryError, TwilioClient
 
 TIMEOUT_SECONDS = 10
 SIGNATURE_HEADER = "X-Escalation-Signature"
 TIMESTAMP_HEADER = "X-Escalation-Timestamp"
-
-
-class DeliveryError(Exception):
-    pass
+SMS_NOTICE_CHARS = 320
 
 
 def idempotency_key(escalation: Escalation, target: str) -> str:
@@ -35,8 +32,9 @@ def idempotency_key(escalation: Escalation, target: str) -> str:
 
 def summary(escalation: Escalation) -> str:
     """One line for a pager or a phone: tier, reference, what, who, where."""
-    return (f"{escalation.tier.upper()} Botox red flag {escalation.id}: {', '.join(escalation.symptoms)}. "
-            f"Patient {escalation.sender_id} via {escalation.channel} at {escalation.created_at}.")
+    return text("notification.summary", tier_upper=escalation.tier.upper(), reference=escalation.id,
+                symptoms=", ".join(escalation.symptoms), sender_id=escalation.sender_id,
+                channel=escalation.channel, created_at=escalation.created_at)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -59,16 +57,13 @@ def send_webhook(target: WebhookTarget, escalation: Escalation) -> None:
 
 def send_email(target: EmailTarget, escalation: Escalation) -> None:
     msg = EmailMessage()
-    msg["Subject"] = f"[{escalation.tier.upper()}] Botox red flag {escalation.id}"
+    msg["Subject"] = text("notification.email_subject", tier_upper=escalation.tier.upper(), reference=escalation.id)
     msg["From"] = target.sender
     msg["To"] = target.recipient
     msg["Message-ID"] = f"<{idempotency_key(escalation, 'email').replace(':', '.')}@botox-assistant>"
     turns = "\n".join(f"  {t['speaker']}: {t['text']}" for t in escalation.recent_turns)
-    msg.set_content(
-        f"{summary(escalation)}\n\nPatient's message:\n  {escalation.message}\n\n"
-        f"Recent conversation:\n{turns}\n\nThe patient was told: "
-        + ("call the emergency number now." if escalation.tier == "emergency" else "call the clinic today.")
-    )
+    msg.set_content(text("notification.email_body", summary=summary(escalation), message=escalation.message,
+                         turns=turns, advice=text(f"notification.advice.{escalation.tier}")))
     try:
         with smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_SECONDS) as smtp:
             if target.starttls:
@@ -81,16 +76,7 @@ def send_email(target: EmailTarget, escalation: Escalation) -> None:
 
 
 def send_sms(target: SmsTarget, escalation: Escalation) -> None:
-    send_twilio_sms(target.account, target.to_number, summary(escalation)[:320])
-
-
-def send_twilio_sms(account: TwilioAccount, to: str, body: str) -> None:
-    """Twilio's Messages API: form-encoded To/From/Body with HTTP basic auth."""
-    data = urllib.parse.urlencode({"To": to, "From": account.from_number, "Body": body}).encode()
-    credentials = base64.b64encode(f"{account.account_sid}:{account.auth_token}".encode()).decode()
-    request = urllib.request.Request(account.messages_url, data=data, method="POST", headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {credentials}"})
-    _post(request)
+    TwilioClient(target.account).send_blocking(target.to_number, summary(escalation)[:SMS_NOTICE_CHARS])
 
 
 def _post(request: urllib.request.Request) -> None:

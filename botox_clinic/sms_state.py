@@ -13,27 +13,15 @@ from typing import Dict, Optional
 
 import sqlalchemy as sa
 
-from actions.records_db import open_engine, utc_now_iso
-
-_metadata = sa.MetaData()
-
-opt_outs = sa.Table(
-    "sms_opt_outs", _metadata,
-    sa.Column("phone", sa.String(32), primary_key=True),
-    sa.Column("opted_out_at", sa.String(40), nullable=False),
-    sa.Column("keyword", sa.String(16), nullable=False),
-)
-
-offered_choices = sa.Table(
-    "sms_offered_choices", _metadata,
-    sa.Column("phone", sa.String(32), primary_key=True),
-    sa.Column("choices", sa.Text, nullable=False),  # JSON {"1": payload, ...}
-)
+from botox_clinic import records
+from botox_clinic.records import sms_offered_choices as offered_choices
+from botox_clinic.records import sms_opt_outs as opt_outs
+from botox_clinic.records import utc_now_iso
 
 
 class SmsState:
     def __init__(self, url: str):
-        self._engine = open_engine(url, _metadata)
+        self._engine = records.engine(url)
 
     def opt_out(self, phone: str, keyword: str) -> None:
         with self._engine.begin() as conn:

@@ -1,7 +1,7 @@
 """SMS outreach from a CSV of appointments: an invitation before the visit, a check-in after it.
 
-    python -m actions.outreach invite appointments.csv [--rate 1] [--now ISO]
-    python -m actions.outreach follow-up appointments.csv [--rate 1] [--now ISO]
+    python -m commands.outreach invite appointments.csv [--rate 1] [--now ISO]
+    python -m commands.outreach follow-up appointments.csv [--rate 1] [--now ISO]
 
 CSV columns: phone, first_name, appointment_time, treatment_type (medical|cosmetic), and optional
 language. appointment_time is ISO 8601 ("2026-11-23 14:30"), with an offset or in the clinic's time
@@ -13,20 +13,20 @@ masked. Exit status: 0 all sent or skipped as expected, 1 some rows were bad or 
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
-from actions.appointments import Appointment, AppointmentStore
-from actions.notifications import DeliveryError, send_twilio_sms
-from actions.settings import Settings, get_settings
-from actions.sms_state import SmsState
+from botox_clinic.appointments import Appointment, AppointmentStore
+from botox_clinic.messages import text
+from botox_clinic.settings import Settings
+from botox_clinic.sms_state import SmsState
+from botox_clinic.twilio import DeliveryError, TwilioClient
 
 REQUIRED_COLUMNS = ("phone", "first_name", "appointment_time", "treatment_type")
 INVITE, FOLLOW_UP = "invite", "follow_up"
@@ -88,14 +88,10 @@ def parse_rows(path: str, clinic_tz: ZoneInfo) -> Tuple[List[Tuple[int, Appointm
 
 
 def message_for(kind: str, appointment: Appointment, settings: Settings) -> str:
-    clinic = settings.clinic
     if kind == INVITE:
-        when = appointment.starts_at.strftime("%A %-d %B at %-I:%M %p")
-        return (f"Hi {appointment.first_name}, this is {clinic.name}. Your Botox appointment is on {when}. "
-                f"Reply with any question, or reply GUIDE for what to expect. Reply STOP to opt out.")
-    return (f"Hi {appointment.first_name}, this is {clinic.name}. How are you feeling after your Botox "
-            f"treatment? Reply to tell us, or ask any question. If you have trouble breathing, swallowing "
-            f"or speaking, call {clinic.emergency_number} now. Reply STOP to opt out.")
+        return text("outreach.invite", clinic=settings.clinic, first_name=appointment.first_name,
+                    when=appointment.starts_at.strftime("%A %-d %B at %-I:%M %p"))
+    return text("outreach.follow_up", clinic=settings.clinic, first_name=appointment.first_name)
 
 
 def due(kind: str, appointment: Appointment, now: datetime) -> Optional[str]:
@@ -114,7 +110,8 @@ def run(kind: str, path: str, rate: float, now: datetime, settings: Settings, ou
     if settings.twilio is None:
         raise SystemExit("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must be set")
     rows, problems = parse_rows(path, ZoneInfo(settings.clinic.timezone))
-    store, sms_state = AppointmentStore(settings.escalation_db_url), SmsState(settings.escalation_db_url)
+    store, sms_state = AppointmentStore(settings.records_db_url), SmsState(settings.records_db_url)
+    twilio = TwilioClient(settings.twilio)
     sent = skipped = failed = 0
     for number, (line, appointment, language) in enumerate(rows, start=1):
         prefix = f"[{number}/{len(rows)}] line {line} {mask(appointment.phone)}:"
@@ -132,7 +129,7 @@ def run(kind: str, path: str, rate: float, now: datetime, settings: Settings, ou
             skipped += 1
             continue
         try:
-            send_twilio_sms(settings.twilio, appointment.phone, message_for(kind, appointment, settings))
+            twilio.send_blocking(appointment.phone, message_for(kind, appointment, settings))
         except DeliveryError as exc:
             store.release(appointment, kind)  # the next run tries again
             print(f"{prefix} FAILED ({exc}); will be retried by the next run", file=out)
@@ -148,22 +145,3 @@ def run(kind: str, path: str, rate: float, now: datetime, settings: Settings, ou
         print(f"line {problem.line}: not sent: {problem.reason}", file=out)
     print(f"{kind}: {sent} sent, {skipped} skipped, {len(problems)} rows not sent, {failed} failed", file=out)
     return 1 if failed or problems else 0
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m actions.outreach", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["invite", "follow-up"])
-    parser.add_argument("csv")
-    parser.add_argument("--rate", type=float, default=1.0, help="messages per second (default 1)")
-    parser.add_argument("--now", help="treat this ISO time as now (for planning and tests)")
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=ZoneInfo(settings.clinic.timezone))
-    return run(INVITE if args.kind == "invite" else FOLLOW_UP, args.csv, args.rate, now, settings)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,9 @@
 """Durable record of escalations and of their delivery to the clinic (an outbox).
 
 An escalation and one delivery row per notification target are written in one transaction
-before the patient is told the clinic was notified. Delivery (actions/outbox.py) then works from
+before the patient is told the clinic was notified. Delivery (botox_clinic/outbox.py) then works from
 these rows, so a target that is down, a crash or a restart loses nothing. SQLite by default,
-PostgreSQL (or any SQLAlchemy URL) through ESCALATION_DB_URL.
+PostgreSQL (or any SQLAlchemy URL) through RECORDS_DB_URL.
 """
 from __future__ import annotations
 
@@ -15,46 +15,12 @@ from typing import Iterable, List, Optional, Sequence
 
 import sqlalchemy as sa
 
-from actions.records_db import open_engine, utc_now_iso
+from botox_clinic import records
+from botox_clinic.records import escalation_deliveries as deliveries
+from botox_clinic.records import escalation_notes, escalations, utc_now_iso
 
 PENDING = "pending"
 DELIVERED = "delivered"
-
-_metadata = sa.MetaData()
-
-escalations = sa.Table(
-    "escalations", _metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("sender_id", sa.String(255), nullable=False),
-    sa.Column("tier", sa.String(16), nullable=False),
-    sa.Column("symptoms", sa.Text, nullable=False),  # JSON list of labels
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("recent_turns", sa.Text, nullable=False),  # JSON list of {"speaker", "text"}
-)
-
-deliveries = sa.Table(
-    "escalation_deliveries", _metadata,
-    sa.Column("escalation_id", sa.String(32), sa.ForeignKey("escalations.id"), primary_key=True),
-    sa.Column("target", sa.String(32), primary_key=True),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", sa.Float, nullable=False),
-    # A worker holds a delivery until this time; another worker may take it over afterwards.
-    sa.Column("claimed_until", sa.Float, nullable=False, default=0.0),
-    sa.Column("last_error", sa.Text),
-    sa.Column("delivered_at", sa.String(40)),
-)
-
-# Notes added to an escalation after the fact, e.g. that the patient had the conversation deleted.
-escalation_notes = sa.Table(
-    "escalation_notes", _metadata,
-    sa.Column("escalation_id", sa.String(32), sa.ForeignKey("escalations.id"), nullable=False, index=True),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-)
-
 
 @dataclass(frozen=True)
 class Escalation:
@@ -90,7 +56,7 @@ def new_reference() -> str:
 
 class EscalationStore:
     def __init__(self, url: str):
-        self._engine = open_engine(url, _metadata)
+        self._engine = records.engine(url)
 
     def record(self, *, channel: str, sender_id: str, tier: str, symptoms: Sequence[str], message: str,
                recent_turns: Sequence[dict], targets: Iterable[str]) -> Escalation:
