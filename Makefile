@@ -6,10 +6,11 @@ LOCK := requirements/requirements.lock
 MODEL_LOCK := requirements/model.lock
 SPACY_PIPELINE := build/spacy/en_botox_lookup
 SENTENCE_ENCODER := build/encoder/all-MiniLM-L6-v2
+RED_FLAG_MODEL := build/red_flag_model
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-packages train run test test-fast lint eval cluster bench retention lock clean
+.PHONY: help install system-packages train run test test-fast lint red-flags eval cluster bench retention lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,6 +28,12 @@ $(SPACY_PIPELINE)/meta.json: $(INSTALLED) scripts/build_spacy_pipeline.py
 $(SENTENCE_ENCODER)/model.onnx: $(INSTALLED) scripts/build_sentence_encoder.py
 	$(PY) scripts/build_sentence_encoder.py $(SENTENCE_ENCODER)
 
+# The learned red-flag detector, from the training part of the red-flag corpus.
+$(RED_FLAG_MODEL)/model.json: $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.onnx scripts/build_red_flag_model.py \
+		botox_clinic/red_flag_model.py botox_clinic/red_flag_corpus.py botox_clinic/red_flags.py clinic/red_flags.yml \
+		$(wildcard corpora/red_flags/*/*.yml)
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m scripts.build_red_flag_model $(RED_FLAG_MODEL)
+
 # The web chat widget's Socket.IO client, pinned in web/package-lock.json and served by the assistant.
 web/node_modules/.package-lock.json: web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --silent
@@ -36,7 +43,7 @@ install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.onnx
 system-packages: ## install the Debian packages the tests start for real (PostgreSQL, Chromium, Redis, nginx), if missing
 	@scripts/system_packages.sh
 
-train: install ## train the model unless one exists for exactly these inputs
+train: install $(RED_FLAG_MODEL)/model.json ## train the model unless one exists for exactly these inputs (and the learned red-flag detector)
 	@scripts/train.sh
 
 run: train ## start the action server, escalation outbox and Rasa (REST on :5005)
@@ -47,6 +54,9 @@ test: train system-packages ## run every check: lint, data validation, pytest, N
 
 test-fast: install ## the tests that need no model, server or Debian package (about half a minute)
 	$(PY) -m pytest -m "not live"
+
+red-flags: train ## recall and false escalations per category and framing on the red-flag corpus (part of make test)
+	SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m scripts.red_flag_report
 
 lint: install ## ruff over every Python file (part of make test)
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,8 @@ a test can exercise it without a model or a server.
 - paths          where the project's files and build outputs are
 - records        the clinic records database: one engine per process, one timestamp format
 - red_flags      the deterministic red-flag detector over clinic/red_flags.yml
+- red_flag_model the learned red-flag detector, and how the two decide together
+- red_flag_corpus the red-flag corpus (corpora/red_flags/) and its seeded held-out part
 - escalations    escalation records and their delivery rows (the outbox)
 - twilio         the one Twilio Messages API client (async, with a blocking face)
 - notifications  sending one escalation to one clinic target (webhook, email, SMS)

@@ -70,6 +70,17 @@ def run(settings: Settings, once: bool = False, store: Optional[EscalationStore]
         time.sleep(settings.outbox_poll_seconds)
 
 
+def targets_notice(settings: Settings) -> str:
+    """Where escalations are delivered; with none, a warning nobody can miss, because then the
+    patient is told to call the clinic themselves and the clinic hears nothing."""
+    if settings.targets:
+        return "Escalations are delivered to: " + ", ".join(settings.targets)
+    bar = "!" * 78
+    return (f"{bar}\n!! NO ESCALATION TARGET IS CONFIGURED: red flags are recorded, but nobody at the clinic\n"
+            f"!! is notified, and patients are told to call the clinic themselves. Set\n"
+            f"!! ESCALATION_WEBHOOK_URL, ESCALATION_SMTP_HOST or ESCALATION_SMS_TO (README, Configuration).\n{bar}")
+
+
 def print_list(store: EscalationStore, undelivered_only: bool) -> None:
     rows = store.list(undelivered_only=undelivered_only)
     if not rows:

@@ -12,6 +12,9 @@ RED_FLAG_RULES = PROJECT_ROOT / "clinic/red_flags.yml"
 MESSAGES = PROJECT_ROOT / "content/messages.yml"
 SPACY_PIPELINE = PROJECT_ROOT / "build/spacy/en_botox_lookup"
 SENTENCE_ENCODER = PROJECT_ROOT / "build/encoder/all-MiniLM-L6-v2"
+# The learned red-flag detector, built from the red-flag corpus by scripts/build_red_flag_model.py.
+RED_FLAG_MODEL = PROJECT_ROOT / "build/red_flag_model"
+RED_FLAG_CORPUS = PROJECT_ROOT / "corpora/red_flags"
 # Local databases and other state of the embedded defaults (`make run`).
 VAR = PROJECT_ROOT / "var"
 

@@ -15,6 +15,7 @@ phrase counts as a report: a false alarm costs a phone call, a missed one can co
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -53,7 +54,8 @@ _GENERIC_PEOPLE = {"someone", "somebody", "anyone", "anybody", "people", "everyo
 _THIRD_PARTY = _GENERIC_PEOPLE | {"sister", "brother", "mom", "mum", "mother", "dad", "father", "friend", "cousin", "wife",
                 "husband", "hubby", "son", "daughter", "aunt", "uncle", "grandma", "grandmother",
                 "grandpa", "grandfather", "nan", "neighbor", "neighbour", "coworker", "colleague",
-                "boss", "partner", "boyfriend", "girlfriend", "bf", "gf", "kid", "child", "baby",
+                "boss", "partner", "boyfriend", "girlfriend", "bf", "gf", "kid", "child", "baby", "sis", "bro",
+                "flatmate", "housemate", "influencer", "girl", "celebrity", "somebody's", "documentary",
                 "he", "she", "they", "him", "her", "his", "them", "their", "guy",
                 "woman", "man", "lady", "client", "bestie", "mate", "roommate", "fiance", "fiancee"}
 _AUX_STARTERS = {"do", "does", "did", "is", "are", "am", "was", "were", "can", "could", "will", "would",
@@ -78,13 +80,37 @@ _ONGOING_PHRASES = [("right", "now"), ("this", "morning"), ("this", "evening"), 
 _RESOLVED_PHRASES = [("go", "away"), ("go", "down"), ("clear", "up"), ("better", "now"),
                      ("fine", "now"), ("ok", "now"), ("okay", "now"), ("normal", "now"), ("no", "longer"),
                      ("not", "anymore"), ("use", "to"), ("back", "to", "normal"), ("wear", "off"),
-                     ("in", "the", "past")]
-_RESOLVED = {"resolve", "recover", "settle", "heal", "disappear", "subside", "fade"}
+                     ("in", "the", "past"), ("back", "now"), ("be", "fine"), ("fine", "since"),
+                     ("perfect", "since"), ("even", "out"), ("sort", "itself"), ("nothing", "since"),
+                     ("fully", "better"), ("still", "be", "fine")]
+_RESOLVED = {"resolve", "recover", "recovered", "settle", "heal", "disappear", "subside", "fade", "clear",
+             "cleared"}
 _REMOTE_PAST_PHRASES = [("year", "ago"), ("month", "ago"), ("week", "ago"), ("a", "while", "ago"),
                         ("long", "ago"), ("last", "year"), ("last", "time"), ("in", "the", "past"),
-                        ("use", "to"), ("back", "in"), ("when", "i", "be", "young"), ("as", "a", "kid"),
-                        ("as", "a", "child")]
-_REMOTE_PAST = {"once", "previously", "previous", "ago"}
+                        ("use", "to"), ("back", "in"), ("when", "i", "be"), ("as", "a", "kid"),
+                        ("as", "a", "child"), ("as", "a", "teen"), ("as", "a", "teenager"), ("history", "of"),
+                        ("last", "month"), ("last", "week"), ("last", "yr"), ("last", "spring"),
+                        ("last", "summer"), ("last", "autumn"), ("last", "fall"), ("last", "winter")]
+# "in 2018": a year on its own is a past event's date.
+_YEAR = re.compile(r"^(19|20)\d\d$")
+# Someone's account passed on: "a colleague told me", "a woman in my group said", "I read about".
+_REPORTED_SPEECH = {"said", "told", "read", "heard", "watched", "saw", "posted"}
+# In a question, these make it a question about the symptom in general, even in the first person
+# ("what are the signs of an infection I should look for?"), unless something says it is ongoing.
+_GENERAL_QUESTION = {"sign", "signs", "symptom", "symptoms", "difference", "likely", "common", "rare", "ever",
+                     "risk", "chance", "look", "happen", "prevent", "avoid"}
+# Someone with the patient now: a carer's report, even as a question ("my son is next to me and
+# can't hold his head up, is that dangerous?").
+_PRESENT_PHRASES = [("with", "me"), ("next", "to", "me"), ("beside", "me"), ("she", "be", "here"),
+                    ("he", "be", "here"), ("they", "be", "here"), ("here", "with"), ("sit", "next", "to")]
+# A first-person report asked about ("should I be worried that I can't catch my breath tonight?",
+# "is it normal to feel this lightheaded?"): a report, not a question about the symptom in general.
+_REPORT_WRAPPERS = {"worry", "worried", "concern", "concerned", "normal", "why", "expect", "expected",
+                    "dangerous", "serious", "okay", "ok", "bad", "wrong"}
+# A question about the future ("will my lips be swollen after a lip flip?") asks about a possibility.
+_FUTURE_MODALS = {"will", "would", "might", "could", "may"}
+# Not "ago" alone: "twenty minutes ago" is now.
+_REMOTE_PAST = {"once", "previously", "previous"}
 _PAST_FORMS = {"was", "were", "had", "got", "did", "could", "went", "came", "felt", "became", "said",
                "told", "gotten", "used", "began", "started", "drooped", "seemed", "looked"}
 
@@ -117,12 +143,6 @@ class Assessment:
         """A red-flag symptom is named (perhaps not reported): the reply needs the safety net."""
         return bool(self.findings)
 
-    def as_parse_data(self) -> dict:
-        """What a message's parse data carries (ASSESSMENT_KEY): what the escalation records, and
-        for a clinician what was reported and what was only mentioned."""
-        return {"tier": self.tier, "reasons": list(self.reasons),
-                "categories": sorted({f.category for f in self.findings if f.context == REPORT}),
-                "mentioned": sorted({f.category for f in self.findings})}
 
 
 def _contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
@@ -297,6 +317,13 @@ class RedFlagDetector:
             return NEGATED
         first_person = _first_person(clause)
         question = _is_question(words, surface, sent_start, sent_end)
+        sentence_surface = set(surface[sent_start:sent_end])
+        present = any(_contains_phrase(words, p) for p in _PRESENT_PHRASES)
+        if _third_party(words[sent_start:sent_end]) and (_REPORTED_SPEECH & sentence_surface) and not (
+                _ONGOING & set(clause)) and not present:
+            return OTHER_PERSON  # "my friend said her eyelid drooped": an account passed on
+        if _third_party(clause) and not first_person and present and not _GENERIC_PEOPLE & set(clause):
+            return REPORT
         if _third_party(clause) and not first_person:
             # "my mum can't breathe" is a carer reporting an emergency; "my sister couldn't
             # swallow" or "my friend has a droopy eye, is that normal?" is an anecdote or question.
@@ -306,11 +333,18 @@ class RedFlagDetector:
             return REPORT
         ongoing = bool(_ONGOING & set(clause)) or any(_contains_phrase(clause, p) for p in _ONGOING_PHRASES)
         resolved = bool(_RESOLVED & set(outside)) or any(_contains_phrase(outside, p) for p in _RESOLVED_PHRASES)
+        sentence = words[sent_start:sent_end]
         remote = bool(_REMOTE_PAST & set(clause)) or any(
-            _contains_phrase(clause, p) for p in _REMOTE_PAST_PHRASES)
+            _contains_phrase(sentence, p) for p in _REMOTE_PAST_PHRASES) or any(_YEAR.match(w) for w in sentence)
         if (resolved or remote) and not ongoing:
             return PAST
+        conditional = bool(_CONDITIONALS & set(before))
+        if question and first_person and not conditional and (ongoing or _REPORT_WRAPPERS & set(sentence)):
+            return REPORT
         if _hypothetical(before, question):
+            return QUESTION
+        if question and not ongoing and (_GENERAL_QUESTION & set(sentence) or (
+                words[sent_start] in _FUTURE_MODALS and "now" not in sentence)):
             return QUESTION
         if not first_person and (question or _GENERIC_INFO & set(clause)):
             return QUESTION
@@ -368,8 +402,12 @@ def _first_person(clause: Sequence[str]) -> bool:
     for i, w in enumerate(clause):
         if w in _FIRST_PERSON:
             nxt = clause[i + 1] if i + 1 < len(clause) else None
-            if w == "my" and nxt in _THIRD_PARTY:
-                continue  # "my sister" is someone else
+            if w == "my" and (nxt in _THIRD_PARTY or set(clause[i + 1:i + 3]) & _THIRD_PARTY):
+                continue  # "my sister", "my best friend" is someone else
+            if w == "me" and i and clause[i - 1] in {"tell", "told", "show", "send"}:
+                continue  # "she told me"
+            if w == "mine" and i and clause[i - 1] == "of":
+                continue  # "a friend of mine"
             return True
     return False
 

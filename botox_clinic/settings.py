@@ -84,8 +84,12 @@ class Settings:
     retry_base_seconds: float
     retry_max_seconds: float
     outbox_poll_seconds: float
-    # How long a worker owns a delivery it is sending; must exceed one send's timeout (10 s).
+    # How long a worker owns a delivery it is sending; must exceed one send's timeout with its
+    # retries (botox_clinic/twilio.py: 4 attempts of up to 10 s).
     outbox_lease_seconds: float
+    # How long the Rasa server waits for a custom action (the guide, "forget me") before giving up:
+    # a stalled action server holds the conversation, and a red flag sent meanwhile, no longer.
+    action_timeout_seconds: float
 
     @property
     def targets(self) -> Dict[str, object]:
@@ -161,6 +165,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         retry_max_seconds=float(get("ESCALATION_RETRY_MAX_SECONDS", "300")),
         outbox_poll_seconds=float(get("ESCALATION_POLL_SECONDS", "1")),
         outbox_lease_seconds=float(get("ESCALATION_LEASE_SECONDS", "60")),
+        action_timeout_seconds=float(get("ACTION_TIMEOUT_SECONDS", "3")),
     )
 
 

@@ -8,3 +8,6 @@ WALKTHROUGH_STEP = "walkthrough_step"
 ESCALATION_TIER = "escalation_tier"
 ESCALATION_RECORDED = "escalation_recorded"
 ESCALATION_REFERENCE = "escalation_reference"
+# Recorded and delivered to at least one configured target: only then is the patient told that the
+# clinic has been alerted.
+ESCALATION_NOTIFIED = "escalation_notified"

@@ -3,6 +3,7 @@
     python -m commands.outbox run          # the delivery worker (started by `make run`)
     python -m commands.outbox run --once   # one pass, then exit
     python -m commands.outbox list [--undelivered]
+    python -m commands.outbox targets      # where escalations go; loud when nowhere (`make run` calls it)
 """
 import argparse
 import logging
@@ -20,11 +21,14 @@ def main(argv=None) -> int:
     run_parser.add_argument("--once", action="store_true", help="one pass, then exit")
     list_parser = sub.add_parser("list", help="list escalations and their delivery state")
     list_parser.add_argument("--undelivered", action="store_true", help="only those not yet delivered everywhere")
+    sub.add_parser("targets", help="say where escalations are delivered, loudly when nowhere")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
     if args.command == "run":
         outbox.run(settings, once=args.once)
+    elif args.command == "targets":
+        print(outbox.targets_notice(settings))
     else:
         outbox.print_list(EscalationStore(settings.records_db_url), args.undelivered)
     return 0

@@ -25,16 +25,22 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
-from components import parse_in_thread, session_start, upstream_fixes
+from botox_clinic.settings import get_settings
+from components import escalation, parse_in_thread, session_start, upstream_fixes
 
 RASA_VERSION = "3.6.21"
 
 
 def fingerprint(obj: Any) -> str:
-    """First 16 hex digits of the SHA-256 of an object's source (a staticmethod's function's)."""
+    """First 16 hex digits of the SHA-256 of an object's source (a staticmethod's function's), or of
+    its repr for a value such as a number."""
     if isinstance(obj, staticmethod):
         obj = obj.__func__
-    return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
+    try:
+        source = inspect.getsource(obj)
+    except TypeError:
+        source = repr(obj)
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,10 @@ PATCHES = (
           "b98d8e49b9f2c433", "messages parsed on a thread of their own, off the event loop"),
     Patch(rasa_actions, "ActionSessionStart", session_start.ClinicSessionStart,
           "463cd4ab7c977339", "the conversation start run inside the Rasa server"),
+    Patch(rasa_actions, "action_for_name_or_text", escalation.action_lookup(rasa_actions.action_for_name_or_text),
+          "a63fb2d066efa0bc", "the red-flag escalation run inside the Rasa server, never waiting on the action server"),
+    Patch(rasa_actions, "DEFAULT_REQUEST_TIMEOUT", get_settings().action_timeout_seconds,
+          "983bd614bb5afece", "a custom action waits seconds, not Rasa's five minutes, for a stalled action server"),
 )
 
 _applied: List[Patch] = []

@@ -31,6 +31,7 @@ for _ in $(seq 120); do
   if curl -fs "http://localhost:$RASA_PORT/webhooks/rest/" >/dev/null 2>&1; then
     echo "Demo clinic page with the chat widget: http://localhost:$DEMO_PORT/"
     echo "Assistant ready: POST http://localhost:$RASA_PORT/webhooks/rest/webhook {\"sender\": \"...\", \"message\": \"...\"}"
+    .venv/bin/python -m commands.outbox targets
     break
   fi
   sleep 1

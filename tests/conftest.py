@@ -3,10 +3,12 @@ a tracker store on a private SQLite file, the trained model in this process, and
 assistant."""
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 MODEL = ROOT / "models/current.tar.gz"
 # Fixtures that start servers or load the trained model: a test using one is a live test.
-LIVE_FIXTURES = {"processor", "assistant", "postgres_url", "cluster"}
+LIVE_FIXTURES = {"processor", "assistant", "postgres_url", "cluster", "notifying_assistant"}
 
 
 def pytest_collection_modifyitems(items):
@@ -96,6 +98,31 @@ def make_tracker():
     return make
 
 
+def escalate(text: str, detector=None, *, turns: Iterable[tuple] = (), channel: str = "rest",
+             sender_id: str = "patient-1", assessment: Optional[dict] = None) -> dict:
+    """Run the in-process escalation (components/escalation.py) on a conversation whose latest
+    message is `text`, assessed by `detector` as the NLU pipeline would; returns the slots it set."""
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from botox_clinic.red_flags import ASSESSMENT_KEY
+    from components.escalation import EscalateRedFlag
+
+    if assessment is None and detector is not None:
+        found = detector.assess(text)
+        assessment = {"action": "escalate" if found.tier else "nothing", "tier": found.tier,
+                      "reasons": list(found.reasons)}
+    events = [UserUttered(said) if who == "patient" else BotUttered(said) for who, said in turns]
+    parse = {"intent": {"name": "report_red_flag", "confidence": 1.0}, "entities": [], "text": text}
+    if assessment is not None:
+        parse[ASSESSMENT_KEY] = assessment
+    events.append(UserUttered(text, parse["intent"], [], parse, input_channel=channel))
+    tracker = DialogueStateTracker.from_events(sender_id, events)
+    found_events = asyncio.run(EscalateRedFlag().run(CollectingOutputChannel(), None, tracker, None))
+    return {event.key: event.value for event in found_events}
+
+
 @pytest.fixture
 def settings(tmp_path, monkeypatch):
     """Settings with a private SQLite records database; extra env can be set before first use
@@ -125,6 +152,8 @@ class RunningAssistant:
     demo_page_url: str  # the demo clinic page, on its own origin, embedding the widget
     tracker_db: Path  # the SQLite tracker store
     log_path: Path  # everything the action server and Rasa printed, at their default log level
+    action_server: subprocess.Popen  # for fault tests: paused, killed
+    action_server_url: str
 
 
 @pytest.fixture(scope="session")
@@ -136,14 +165,13 @@ def processor():
     return asyncio.run(load_agent(model_path=str(MODEL))).processor
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory):
-    """The trained model served for real: action server and Rasa (REST and SMS) on free ports,
-    private stores, and a Twilio API stand-in receiving the SMS replies."""
+@contextmanager
+def running_assistant(tmp: Path, extra_env: Optional[dict] = None):
+    """The trained model served for real: action server and Rasa (REST, SMS and web chat) on free
+    ports, private stores, a Twilio API stand-in receiving the SMS replies, and the demo page."""
     require_model()
-    tmp = tmp_path_factory.mktemp("assistant")
     rasa_port, action_port = free_port(), free_port()
-    db = f"sqlite:///{tmp / 'escalations.db'}"
+    db = f"sqlite:///{tmp / 'records.db'}"
     (tmp / "endpoints.yml").write_text(
         f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n"
         f"tracker_store:\n  type: components.tracker_store.PrivacyAwareSQLTrackerStore\n  dialect: sqlite\n"
@@ -159,12 +187,13 @@ def assistant(tmp_path_factory):
            "SANIC_REQUEST_MAX_SIZE": "1000000",
            "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
            "TWILIO_FROM_NUMBER": "+15550109999", "TWILIO_API_BASE": twilio.url, "TWILIO_WEBHOOK_URL": public_sms_url,
-           "WEB_CHAT_ORIGINS": f"http://127.0.0.1:{page_port}"}
+           "WEB_CHAT_ORIGINS": f"http://127.0.0.1:{page_port}", **(extra_env or {})}
     rasa = str(ROOT / ".venv/bin/rasa")
     logs = open(tmp / "servers.log", "wb")
+    action_server = subprocess.Popen([rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)],
+                                     cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT)
     procs = [
-        subprocess.Popen([rasa, "run", "actions", "--actions", "actions", "--port", str(action_port)], cwd=ROOT,
-                         env=env, stdout=logs, stderr=subprocess.STDOUT),
+        action_server,
         subprocess.Popen([rasa, "run", "--model", str(MODEL), "--endpoints", str(tmp / "endpoints.yml"),
                           "--credentials", str(ROOT / "credentials.yml"), "--port", str(rasa_port)], cwd=ROOT,
                          env=env, stdout=logs, stderr=subprocess.STDOUT),
@@ -172,18 +201,30 @@ def assistant(tmp_path_factory):
                           "--directory", str(page_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
     url = f"http://127.0.0.1:{rasa_port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/webhooks/rest/", timeout=2)
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        pytest.fail("the Rasa server did not start: see " + str(tmp / "servers.log"))
-    yield RunningAssistant(url, EscalationStore(db), db, twilio, public_sms_url, twilio.auth_token,
-                           f"http://127.0.0.1:{page_port}/", tmp / "trackers.db", tmp / "servers.log")
-    for p in procs:
-        p.terminate()
-        p.wait()
-    twilio.close()
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(url + "/webhooks/rest/", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("the Rasa server did not start: see " + str(tmp / "servers.log"))
+        yield RunningAssistant(url, EscalationStore(db), db, twilio, public_sms_url, twilio.auth_token,
+                               f"http://127.0.0.1:{page_port}/", tmp / "trackers.db", tmp / "servers.log",
+                               action_server, f"http://127.0.0.1:{action_port}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)  # a test may have paused it
+                p.terminate()
+            p.wait()
+        twilio.close()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    """The assistant served as `make run` serves it (no escalation target configured)."""
+    with running_assistant(tmp_path_factory.mktemp("assistant")) as running:
+        yield running

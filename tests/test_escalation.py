@@ -7,16 +7,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, escalate
 from receivers import SmtpReceiver, TwilioApiStandIn, WebhookReceiver
 
-from actions.escalation import UNRECOGNISED, ActionEscalateRedFlag
 from botox_clinic import outbox
 from botox_clinic.escalations import DELIVERED, EscalationStore
 from botox_clinic.red_flags import ASSESSMENT_KEY
+from components.escalation import UNRECOGNISED
 
 SECRET = "test-webhook-secret"
 
@@ -30,22 +31,15 @@ def _wait_for(condition, timeout=20.0):
     return False
 
 
-def _assessed(detector, text):
-    """The parse data the NLU pipeline's detector gives the escalation."""
-    return {ASSESSMENT_KEY: detector.assess(text).as_parse_data()}
-
-
-def test_escalation_is_recorded_before_the_action_returns(settings, escalations, detector, make_tracker, dispatcher,
-                                                          domain, monkeypatch):
+def test_escalation_is_recorded_before_the_reply_and_the_clinic_notified(settings, escalations, detector,
+                                                                        monkeypatch):
     monkeypatch.setenv("ESCALATION_WEBHOOK_URL", "http://127.0.0.1:9/unused")
     monkeypatch.setenv("ESCALATION_WEBHOOK_SECRET", SECRET)
     settings.cache_clear()
-    text = "i can't swallow since my botox"
-    tracker = make_tracker(text, intent="report_red_flag", parse=_assessed(detector, text),
-                           turns=[("patient", "what are side effects"), ("assistant", "Most people...")])
-    events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, tracker, domain))
-    slots = {e["name"]: e["value"] for e in events}
+    slots = escalate("i can't swallow since my botox", detector,
+                     turns=[("patient", "what are side effects"), ("assistant", "Most people...")])
     assert slots["escalation_tier"] == "emergency" and slots["escalation_recorded"] is True
+    assert slots["escalation_notified"] is True  # a target exists: the reply may say the clinic knows
     assert "walkthrough_step" in slots and slots["walkthrough_step"] is None  # the guide ends
     stored = escalations().get(slots["escalation_reference"])
     assert stored.tier == "emergency" and stored.symptoms == ["difficulty swallowing"]
@@ -55,23 +49,70 @@ def test_escalation_is_recorded_before_the_action_returns(settings, escalations,
     assert [(d.target, d.state) for d in deliveries] == [("webhook", "pending")]
 
 
-def test_classifier_only_report_escalates_as_urgent(settings, escalations, make_tracker, dispatcher, domain):
-    events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, make_tracker("something feels very wrong"), domain))
-    slots = {e["name"]: e["value"] for e in events}
+def test_without_a_target_the_escalation_is_recorded_but_nobody_is_said_to_be_notified(settings, escalations,
+                                                                                       detector):
+    slots = escalate("my eyelid is drooping since this morning", detector)
+    assert slots["escalation_recorded"] is True and slots["escalation_notified"] is False
+    [(stored, deliveries)] = escalations().list()
+    assert stored.id == slots["escalation_reference"] and deliveries == []
+
+
+def test_classifier_only_report_escalates_as_urgent(settings, escalations):
+    slots = escalate("something feels very wrong")
     assert slots["escalation_tier"] == "urgent"
     assert escalations().get(slots["escalation_reference"]).symptoms == [UNRECOGNISED]
 
 
-def test_unrecordable_escalation_still_instructs_without_claiming_notice(settings, detector, make_tracker, dispatcher,
-                                                                              domain, monkeypatch):
+def test_a_yes_to_is_this_happening_now_escalates_the_symptom_asked_about(settings, escalations):
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from components.escalation import EscalateRedFlag
+
+    asked = {"text": "is a droopy eyelid normal", "intent": {"name": "ask_side_effects", "confidence": 1.0},
+             "entities": [], ASSESSMENT_KEY: {"action": "ask", "tier": None, "possible_tier": "urgent",
+                                              "possible_labels": ["drooping eyelid or eyebrow"]}}
+    yes = {"text": "yes", "intent": {"name": "affirm", "confidence": 1.0}, "entities": []}
+    tracker = DialogueStateTracker.from_events("patient-2", [
+        UserUttered(asked["text"], asked["intent"], [], asked), ActionExecuted("utter_ask_red_flag_now"),
+        UserUttered("yes", yes["intent"], [], yes)])
+    events = asyncio.run(EscalateRedFlag().run(CollectingOutputChannel(), None, tracker, None))
+    slots = {event.key: event.value for event in events}
+    assert slots["escalation_tier"] == "urgent"
+    assert escalations().get(slots["escalation_reference"]).symptoms == [
+        "drooping eyelid or eyebrow (the patient said it is happening now)"]
+
+
+def test_unrecordable_escalation_still_instructs_without_claiming_notice(settings, detector, monkeypatch):
     monkeypatch.setenv("RECORDS_DB_URL", "sqlite:////proc/forbidden/records.db")
     settings.cache_clear()
-    text = "i can't breathe"
-    events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, make_tracker(text, parse=_assessed(detector, text)),
-                                                     domain))
-    slots = {e["name"]: e["value"] for e in events}
-    assert slots == {"escalation_tier": "emergency", "escalation_recorded": False, "escalation_reference": None,
-                     "walkthrough_step": None}
+    slots = escalate("i can't breathe", detector)
+    assert slots == {"escalation_tier": "emergency", "escalation_recorded": False, "escalation_notified": False,
+                     "escalation_reference": None, "walkthrough_step": None}
+
+
+def test_a_stalled_records_database_delays_the_reply_at_most_the_timeout_and_the_record_is_kept_once(
+        settings, escalations, detector, monkeypatch):
+    from botox_clinic.escalations import EscalationStore
+    from components import escalation
+
+    release = threading.Event()
+    record = EscalationStore.record
+
+    def stalled(self, **kwargs):
+        release.wait(10)  # as a locked or unreachable database holds a write
+        return record(self, **kwargs)
+
+    monkeypatch.setattr(EscalationStore, "record", stalled)
+    started = time.monotonic()
+    slots = escalate("i can't breathe", detector)
+    assert time.monotonic() - started < escalation.RECORD_TIMEOUT_SECONDS + 0.5
+    assert slots["escalation_tier"] == "emergency" and slots["escalation_recorded"] is False
+    release.set()
+    assert _wait_for(lambda: len(escalations().list()) == 1, timeout=5)
+    time.sleep(0.3)
+    assert len(escalations().list()) == 1
 
 
 def _record(store, targets=("webhook",)):

@@ -1,5 +1,4 @@
 """The escalation store on both supported databases: SQLite (default) and a real PostgreSQL server."""
-import asyncio
 import shutil
 import subprocess
 import tempfile
@@ -7,12 +6,10 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, escalate
 from receivers import free_port
 
-from actions.escalation import ActionEscalateRedFlag
 from botox_clinic.escalations import DELIVERED, PENDING, EscalationStore
-from botox_clinic.red_flags import ASSESSMENT_KEY
 
 POSTGRES_SCRIPT = str(ROOT / "scripts/postgres.sh")
 
@@ -99,19 +96,14 @@ def test_undelivered_escalations_are_listed_however_many_newer_ones_were_deliver
     assert [e.id for e, _ in store.list(undelivered_only=True, limit=2)] == [stuck.id]
 
 
-def test_the_escalation_action_records_in_postgresql(postgres_url, settings, detector, monkeypatch, make_tracker,
-                                                     dispatcher, domain):
+def test_the_escalation_records_in_postgresql(postgres_url, settings, detector, monkeypatch):
     # The old name of RECORDS_DB_URL, still accepted.
     monkeypatch.delenv("RECORDS_DB_URL")
     monkeypatch.setenv("ESCALATION_DB_URL", postgres_url)
     monkeypatch.setenv("ESCALATION_WEBHOOK_URL", "http://127.0.0.1:9/unused")
     monkeypatch.setenv("ESCALATION_WEBHOOK_SECRET", "test-webhook-secret")
     settings.cache_clear()
-    text = "my eyelid is drooping since yesterday"
-    tracker = make_tracker(text, intent="report_red_flag", channel="twilio",
-                           parse={ASSESSMENT_KEY: detector.assess(text).as_parse_data()})
-    events = asyncio.run(ActionEscalateRedFlag().run(dispatcher, tracker, domain))
-    slots = {e["name"]: e["value"] for e in events}
+    slots = escalate("my eyelid is drooping since yesterday", detector, channel="twilio")
     assert slots["escalation_recorded"] is True and slots["escalation_tier"] == "urgent"
     stored = EscalationStore(postgres_url).get(slots["escalation_reference"])
     assert stored.channel == "twilio" and stored.symptoms == ["drooping eyelid or eyebrow"]

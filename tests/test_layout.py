@@ -66,7 +66,8 @@ def test_build_paths_are_named_alike_in_the_makefile_config_and_dockerfiles():
 
 def test_the_readme_layout_table_names_every_top_level_folder():
     readme = (ROOT / "README.md").read_text()
-    table = set(re.findall(r"^\| `([\w./-]+)`", readme, re.M))
+    layout = readme[readme.index("## Layout"):readme.index("### Where does X live?")]
+    table = set(re.findall(r"^\| `([\w./-]+)`", layout, re.M))
     folders = {p.name + "/" for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")
                and p.name not in {"build", "models", "results", "var", "__pycache__"}}
     assert folders - {entry.split("/")[0] + "/" for entry in table} == set()

@@ -1,0 +1,86 @@
+"""The red-flag corpus's split, and how the rules' and the learned detector's verdicts combine."""
+import numpy as np
+import pytest
+from conftest import ROOT, load_yaml
+
+from botox_clinic import red_flag_corpus
+from botox_clinic.red_flag_model import ASK, ESCALATE, NOTHING, SAFETY_NET, ReportModel, TextFeatures, Thresholds, Verdict
+
+TIER_RANK = {"urgent": 1, "emergency": 2}
+
+
+RULES = load_yaml(ROOT / "clinic/red_flags.yml")["categories"]
+
+
+def _model(**thresholds) -> ReportModel:
+    """Decisions only: no weights, the verdicts are given."""
+    values = {"report": 0.5, "emergency": 0.5, "ask": 0.2, "veto": 0.1, **thresholds}
+    return ReportModel(TextFeatures({}, np.zeros(0), {}, np.zeros(0)), tuple(RULES),
+                       {name: cat["label"] for name, cat in RULES.items()},
+                       {name: cat["tier"] for name, cat in RULES.items()}, np.zeros((3, 1)), np.zeros(3),
+                       np.zeros((len(RULES), 1)), np.zeros(len(RULES)), Thresholds(**values))
+
+
+def _verdict(urgent=0.0, emergency=0.0, **categories) -> Verdict:
+    return Verdict({"none": 1 - urgent - emergency, "urgent": urgent, "emergency": emergency},
+                   {c: categories.get(c, 0.0) for c in RULES})
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return red_flag_corpus.load()
+
+
+def test_the_corpus_is_large_and_covers_every_category_and_framing(corpus):
+    assert len(corpus) >= 1500
+    categories = set(load_yaml(ROOT / "clinic/red_flags.yml")["categories"])
+    reported = {c for e in corpus if e.is_report for c in e.categories}
+    assert categories - reported == set()
+    assert {e.framing for e in corpus} >= set(red_flag_corpus.REPORT_FRAMINGS) | set(red_flag_corpus.LOOKALIKE_FRAMINGS)
+
+
+def test_the_held_out_part_is_fixed_by_group_and_about_a_quarter(corpus):
+    training, held_out = red_flag_corpus.split(corpus)
+    assert {e.group for e in training}.isdisjoint({e.group for e in held_out})  # variants stay together
+    assert 0.2 < len(held_out) / len(corpus) < 0.3
+    assert red_flag_corpus.split(corpus) == (training, held_out)
+
+
+def test_either_detector_escalates_at_the_higher_tier(detector):
+    model = _model()
+    rules_only = model.decide(detector.assess("my eyelid is drooping"), _verdict(urgent=0.3), TIER_RANK)
+    assert (rules_only.action, rules_only.tier) == (ESCALATE, "urgent")
+    learned_only = model.decide(detector.assess("something is wrong with my face"),
+                                _verdict(emergency=0.8, breathing=0.9), TIER_RANK)
+    assert (learned_only.action, learned_only.tier) == (ESCALATE, "emergency")
+    assert learned_only.reasons == ("difficulty breathing (recognised by the learned detector)",)
+    higher = model.decide(detector.assess("my eyelid is drooping"), _verdict(emergency=0.9), TIER_RANK)
+    assert higher.tier == "emergency"
+
+
+def test_a_rules_report_the_model_finds_very_unlikely_is_asked_about(detector):
+    assessment = detector.assess("my eyelid is drooping")
+    assert assessment.tier == "urgent"
+    decision = _model().decide(assessment, _verdict(urgent=0.02), TIER_RANK)
+    assert decision.action == ASK and decision.tier == "urgent"
+
+
+def test_a_named_symptom_the_model_finds_likely_enough_is_asked_about(detector):
+    decision = _model().decide(detector.assess("what does a droopy eyelid mean?"), _verdict(urgent=0.3), TIER_RANK)
+    assert decision.action == ASK and decision.tier == "urgent"
+    assert decision.as_parse_data()["possible_labels"] == ["drooping eyelid or eyebrow"]
+    quiet = _model().decide(detector.assess("what does a droopy eyelid mean?"), _verdict(urgent=0.1), TIER_RANK)
+    assert quiet.action == SAFETY_NET
+    nothing = _model().decide(detector.assess("how much does it cost?"), _verdict(urgent=0.3), TIER_RANK)
+    assert nothing.action == NOTHING
+
+
+def test_the_built_model_reads_back_the_same(tmp_path):
+    from botox_clinic import paths
+
+    model = ReportModel.load(paths.RED_FLAG_MODEL)
+    model.save(tmp_path)
+    again = ReportModel.load(tmp_path)
+    embedding = np.ones(384) / np.sqrt(384)
+    assert again.verdict("i cant breathe", embedding) == model.verdict("i cant breathe", embedding)
+    assert again.thresholds == model.thresholds
