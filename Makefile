@@ -31,7 +31,7 @@ $(SENTENCE_ENCODER)/model.onnx: $(INSTALLED) scripts/build_sentence_encoder.py
 # The learned red-flag detector, from the training part of the red-flag corpus.
 $(RED_FLAG_MODEL)/model.json: $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.onnx scripts/build_red_flag_model.py \
 		botox_clinic/red_flag_model.py botox_clinic/red_flag_corpus.py botox_clinic/red_flags.py clinic/red_flags.yml \
-		$(wildcard corpora/red_flags/*/*.yml)
+		$(wildcard corpora/red_flags/*/*.yml) $(wildcard data/nlu/*.yml)
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m scripts.build_red_flag_model $(RED_FLAG_MODEL)
 
 # The web chat widget's Socket.IO client, pinned in web/package-lock.json and served by the assistant.

@@ -16,6 +16,7 @@ alone.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Tuple
@@ -66,6 +67,25 @@ def load(directory: Path = CORPUS, languages: Iterable[str] = ("en",)) -> List[E
                 for text in entry["texts"]:
                     examples.append(Example(str(text), f"{language}:{entry['group']}", tuple(entry["categories"] or ()),
                                             entry["framing"], entry["expect"], language))
+    return examples
+
+
+def everyday_messages(nlu_directory: Path = paths.PROJECT_ROOT / "data/nlu",
+                      report_intent: str = "report_red_flag") -> List[Example]:
+    """The assistant's own training examples of every intent but the red-flag report, as
+    look-alikes for fitting only: the learned detector must see greetings, "yes" and "forget me"
+    to know they are not reports. They are never part of the measured corpus."""
+    examples = []
+    for path in sorted(nlu_directory.glob("*.yml")):
+        with open(path, encoding="utf-8") as f:
+            blocks = yaml.safe_load(f)["nlu"]
+        for block in blocks:
+            if "intent" not in block or block["intent"] == report_intent:
+                continue
+            for number, line in enumerate(block["examples"].splitlines()):
+                text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:]).strip()
+                if text:
+                    examples.append(Example(text, f"nlu:{block['intent']}:{number}", (), "everyday", "none", "en"))
     return examples
 
 

@@ -36,9 +36,17 @@ ESCALATE, ASK, SAFETY_NET, NOTHING = "escalate", "ask", "safety_net", "nothing"
 C = 30.0
 EMBEDDING_WEIGHT = 1.0
 FOLDS = 5
-# Choosing thresholds, a report missed (or escalated below its tier) weighs as much as this many
-# false alarms: a false alarm costs a phone call, a missed report can cost a life.
-MISSED_REPORT_COST = 6
+# Choosing thresholds: the share of look-alikes they may escalate on the training part's folds;
+# within it, as few reports as possible are missed. Every false alarm is a clinician's call and a
+# frightened patient, and past a few percent the escalations stop being read (the issue's bar on
+# the held-out part is 3%; measured there it lands higher, see the README).
+FALSE_ESCALATION_BUDGET = 0.05
+# Everyday messages (the assistant's own training examples of every other intent) it may escalate.
+EVERYDAY_ESCALATION_BUDGET = 0.002
+# The framing of those examples (botox_clinic.red_flag_corpus.everyday_messages), and their weight
+# in fitting: easy look-alikes, many of them; at full weight they drowned the reports.
+EVERYDAY = "everyday"
+EVERYDAY_WEIGHT = 0.2
 # An urgent report told to call 911 (a drooping eyelid) is safe but alarming: half a false alarm.
 OVER_TIER_COST = 0.5
 VETO_CHOICES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
@@ -152,6 +160,7 @@ class ReportModel:
         t = self.thresholds
         p_report = verdict.report_probability
         named = {c for c, p in verdict.category_probabilities.items() if p >= t.category}
+        mentioned = {f.category for f in assessment.findings}
         learned_tier = None
         if p_report >= t.report:
             learned_tier = "emergency" if verdict.tier_probabilities["emergency"] >= t.emergency else "urgent"
@@ -167,7 +176,6 @@ class ReportModel:
             for category in sorted(named - reported):
                 reasons.append(f"{self.labels[category]} (recognised by the learned detector)")
             return Decision(ESCALATE, tier, tuple(reasons), tuple(sorted(reported | named)), p_report)
-        mentioned = {f.category for f in assessment.findings}
         if (mentioned or named) and (p_report >= t.ask or assessment.tier):
             candidates = mentioned | named
             possible = max((self.category_tiers[c] for c in candidates), key=tier_rank.get)
@@ -221,36 +229,37 @@ def fit(embeddings: np.ndarray, assessments: Sequence[Assessment], examples: Seq
     multi = np.array([[example.is_report and c in example.categories for c in categories] for example in examples],
                      dtype=int)
     groups = np.array([example.group for example in examples])
+    weights = np.array([EVERYDAY_WEIGHT if example.framing == EVERYDAY else 1.0 for example in examples])
 
     out_of_fold = np.zeros((len(examples), len(TIERS)))
     out_of_fold_categories = np.zeros((len(examples), len(categories)))
     for train, test in _group_folds(groups, FOLDS):
         fold_text = TextFeatures.fit([texts[i] for i in train])
         x_train, x_test = design(fold_text, train), design(fold_text, test)
-        tier_coef, tier_intercept = _fit_tiers(x_train, tiers[train])
+        tier_coef, tier_intercept = _fit_tiers(x_train, tiers[train], weights[train])
         out_of_fold[test] = _softmax(x_test @ tier_coef.T + tier_intercept)
-        category_coef, category_intercept = _fit_categories(x_train, multi[train])
+        category_coef, category_intercept = _fit_categories(x_train, multi[train], weights[train])
         out_of_fold_categories[test] = 1 / (1 + np.exp(-(x_test @ category_coef.T + category_intercept)))
     thresholds, summary = _choose_thresholds(out_of_fold, out_of_fold_categories, assessments, examples,
                                              categories, category_tiers, tier_rank)
     text_features = TextFeatures.fit(texts)
     x = design(text_features, np.arange(len(examples)))
-    tier_coef, tier_intercept = _fit_tiers(x, tiers)
-    category_coef, category_intercept = _fit_categories(x, multi)
+    tier_coef, tier_intercept = _fit_tiers(x, tiers, weights)
+    category_coef, category_intercept = _fit_categories(x, multi, weights)
     return ReportModel(text_features, categories, labels, category_tiers, tier_coef, tier_intercept, category_coef,
                        category_intercept, thresholds, summary)
 
 
-def _fit_tiers(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _fit_tiers(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-    model.fit(x, y)
+    model.fit(x, y, sample_weight=weights)
     # Every tier is in every fold's training data (the corpus has many of each), so the classes are 0, 1, 2.
     return model.coef_, model.intercept_
 
 
-def _fit_categories(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _fit_categories(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     from sklearn.linear_model import LogisticRegression
 
     coef, intercept = np.zeros((y.shape[1], x.shape[1])), np.full(y.shape[1], -10.0)
@@ -258,7 +267,7 @@ def _fit_categories(x: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, np.ndarra
         if y[:, j].min() == y[:, j].max():
             continue  # a category without reports here: never named
         model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-        model.fit(x, y[:, j])
+        model.fit(x, y[:, j], sample_weight=weights)
         coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
     return coef, intercept
 
@@ -278,16 +287,19 @@ def _group_folds(groups: np.ndarray, folds: int) -> List[Tuple[np.ndarray, np.nd
 
 def _choose_thresholds(tier_probabilities, category_probabilities, assessments, examples, categories,
                        category_tiers, tier_rank) -> Tuple[Thresholds, Dict[str, float]]:
-    """The thresholds with the lowest cost on out-of-fold predictions, where a report missed or
-    escalated below its tier costs MISSED_REPORT_COST false alarms and one escalated above it
-    OVER_TIER_COST; among equals, the highest."""
+    """The thresholds that, on out-of-fold predictions and within FALSE_ESCALATION_BUDGET, miss (or
+    under-tier) the fewest reports; then the fewest false alarms, an over-tiered report counting
+    OVER_TIER_COST of one; among equals, the highest."""
     p_report = tier_probabilities[:, 1] + tier_probabilities[:, 2]
     p_emergency = tier_probabilities[:, 2]
-    emergency_named = np.array([[category_tiers[c] == "emergency" for c in categories]]) & (category_probabilities >= 0.5)
-    emergency_named = emergency_named.any(axis=1)
+    named = category_probabilities >= 0.5
+    emergency_named = (np.array([[category_tiers[c] == "emergency" for c in categories]]) & named).any(axis=1)
+    everyday = np.array([e.framing == EVERYDAY for e in examples])
     rules_rank = np.array([tier_rank.get(a.tier, 0) for a in assessments])
     expected = np.array([tier_rank.get(e.expect, 0) for e in examples])
     is_report = expected > 0
+    budget = FALSE_ESCALATION_BUDGET * int((~is_report & ~everyday).sum())
+    everyday_budget = EVERYDAY_ESCALATION_BUDGET * int(everyday.sum())
     best = None
     for report in np.arange(0.05, 0.951, 0.025):
         for emergency in np.arange(0.05, 0.651, 0.05):
@@ -296,15 +308,20 @@ def _choose_thresholds(tier_probabilities, category_probabilities, assessments, 
                 final = np.maximum(np.where(p_report >= veto, rules_rank, 0), learned)
                 missed = int((is_report & (final == 0)).sum())
                 under = int((is_report & (final > 0) & (final < expected)).sum())
-                false = int((~is_report & (final > 0)).sum())
+                false = int((~is_report & ~everyday & (final > 0)).sum())
+                false_everyday = int((everyday & (final > 0)).sum())
                 over = int((is_report & (final > expected)).sum())
-                key = (MISSED_REPORT_COST * (missed + under) + false + OVER_TIER_COST * over, -report, -emergency,
-                       -veto)
+                # Within the false-alarm budget, the fewest reports missed or under-tiered; then the
+                # fewest false alarms and over-tiered reports; then the highest thresholds.
+                key = (max(0, false - budget) + max(0, false_everyday - everyday_budget), missed + under,
+                       false + OVER_TIER_COST * over, -report, -emergency, -veto)
                 if best is None or key < best[0]:
-                    best = (key, report, emergency, veto, missed, under, false, over)
-    _, report, emergency, veto, missed, under, false, over = best
+                    best = (key, report, emergency, veto, missed, under, false, over, false_everyday)
+    _, report, emergency, veto, missed, under, false, over, false_everyday = best
     summary = {"out_of_fold_missed": missed, "out_of_fold_under_tiered": under, "out_of_fold_false": false,
-               "out_of_fold_over_tiered": over, "reports": int(is_report.sum()), "lookalikes": int((~is_report).sum())}
+               "out_of_fold_over_tiered": over, "reports": int(is_report.sum()),
+               "lookalikes": int((~is_report & ~everyday).sum()), "everyday_messages": int(everyday.sum()),
+               "out_of_fold_everyday_escalated": false_everyday}
     thresholds = Thresholds(round(float(report), 3), round(float(emergency), 3), round(float(max(0.05, report / 3)), 3),
                             float(veto))
     return thresholds, summary

@@ -2,8 +2,9 @@
 
     python -m scripts.build_red_flag_model [OUTPUT_DIR]      # default build/red_flag_model
 
-`make train` runs it when the corpus, the rules or the code changed. The held-out part is never
-seen here (botox_clinic/red_flag_corpus.py): `make red-flags` measures on it.
+`make train` runs it when the corpus, the rules, the NLU data or the code changed. It is fitted on
+the corpus's training part and, as look-alikes, the NLU examples of every other intent; the
+held-out part is never seen here (botox_clinic/red_flag_corpus.py): `make red-flags` measures on it.
 """
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from scripts.red_flag_corpus_tools import assess
 
 def build(output: Path) -> red_flag_model.ReportModel:
     training, _ = red_flag_corpus.split(red_flag_corpus.load())
+    training += red_flag_corpus.everyday_messages()
     rules, assessments, embeddings = assess(training)
     with open(get_settings().red_flag_rules, encoding="utf-8") as f:
         rule_file = yaml.safe_load(f)
