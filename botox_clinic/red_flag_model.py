@@ -50,6 +50,8 @@ EVERYDAY_WEIGHT = 0.2
 # An urgent report told to call 911 (a drooping eyelid) is safe but alarming: half a false alarm.
 OVER_TIER_COST = 0.5
 VETO_CHOICES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+# P(category) from which the category head names a symptom.
+CATEGORY_NAMED = 0.5
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Thresholds:
     # P(report) below which the model overrules a rules report: the patient is asked instead (an
     # idiom, an anecdote, a childhood allergy: the words of a report, not its meaning).
     veto: float = 0.0
-    category: float = 0.5  # P(category) from which the model names it among the reasons
+    category: float = CATEGORY_NAMED  # P(category) from which the model names it among the reasons
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ def _choose_thresholds(tier_probabilities, category_probabilities, assessments, 
     OVER_TIER_COST of one; among equals, the highest."""
     p_report = tier_probabilities[:, 1] + tier_probabilities[:, 2]
     p_emergency = tier_probabilities[:, 2]
-    named = category_probabilities >= 0.5
+    named = category_probabilities >= CATEGORY_NAMED
     emergency_named = (np.array([[category_tiers[c] == "emergency" for c in categories]]) & named).any(axis=1)
     everyday = np.array([e.framing == EVERYDAY for e in examples])
     rules_rank = np.array([tier_rank.get(a.tier, 0) for a in assessments])

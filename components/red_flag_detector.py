@@ -35,7 +35,7 @@ from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, I
 from rasa.shared.nlu.training_data.message import Message
 
 from botox_clinic import paths
-from botox_clinic.red_flag_model import ASK, ESCALATE, ReportModel
+from botox_clinic.red_flag_model import ASK, ESCALATE, Decision, ReportModel
 from botox_clinic.red_flags import ASSESSMENT_KEY, NEGATED, PAST, configured_detector
 
 REPORT_INTENT = "report_red_flag"
@@ -82,7 +82,7 @@ class RedFlagDetector(GraphComponent):
         if decision.action not in (ESCALATE, ASK) and intent == REPORT_INTENT and not assessment.findings:
             # Only the intent classifier calls it a report: the learned detector decides.
             if verdict.report_probability >= self._model.thresholds.ask:
-                decision = type(decision)(ESCALATE, "urgent", (), (), verdict.report_probability)
+                decision = Decision(ESCALATE, "urgent", (), (), verdict.report_probability)
         message.set(ASSESSMENT_KEY, decision.as_parse_data(), add_to_output=True)
         if decision.action == ESCALATE:
             entities = list(message.get(ENTITIES) or [])
