@@ -85,21 +85,25 @@ class RedFlagDetector(GraphComponent):
                 decision = Decision(ESCALATE, "urgent", (), (), verdict.report_probability)
         message.set(ASSESSMENT_KEY, decision.as_parse_data(), add_to_output=True)
         if decision.action == ESCALATE:
-            entities = list(message.get(ENTITIES) or [])
-            entities += [{"entity": "red_flag", "value": category, "extractor": type(self).__name__}
-                         for category in decision.categories]
-            message.set(ENTITIES, entities, add_to_output=True)
+            # Where the rules found the phrase, its span; for the learned detector, the message's.
+            spans = {f.category: (f.start, f.end) for f in reversed(assessment.findings)}
+            self._add_entities(message, [("red_flag", category, spans.get(category, (0, len(text))))
+                                         for category in decision.categories])
             self._set_intent(message, REPORT_INTENT)
         elif decision.action == ASK:
-            entities = list(message.get(ENTITIES) or [])
-            entities.append({"entity": POSSIBLE_ENTITY, "value": decision.tier, "extractor": type(self).__name__})
-            message.set(ENTITIES, entities, add_to_output=True)
+            self._add_entities(message, [(POSSIBLE_ENTITY, decision.tier, (0, len(text)))])
             self._set_intent(message, SAFETY_NET_INTENT)
         elif intent == REPORT_INTENT:
             self._set_intent(message, self._best_other(message))
         elif assessment.findings and not all(f.context in (NEGATED, PAST) for f in assessment.findings):
             # Asked about, or someone else's: the answer carries the emergency safety net.
             self._set_intent(message, SAFETY_NET_INTENT)
+
+    def _add_entities(self, message: Message, found: List[tuple]) -> None:
+        entities = list(message.get(ENTITIES) or [])
+        entities += [{"entity": entity, "value": value, "start": start, "end": end, "extractor": type(self).__name__}
+                     for entity, value, (start, end) in found]
+        message.set(ENTITIES, entities, add_to_output=True)
 
     @staticmethod
     def _best_other(message: Message) -> str:

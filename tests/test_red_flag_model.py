@@ -84,3 +84,23 @@ def test_the_built_model_reads_back_the_same(tmp_path):
     embedding = np.ones(384) / np.sqrt(384)
     assert again.verdict("i cant breathe", embedding) == model.verdict("i cant breathe", embedding)
     assert again.thresholds == model.thresholds
+
+
+def test_the_nlu_component_gives_every_entity_its_span(detector):
+    # Rasa's NLU evaluation (cross-validation) needs start and end on every entity.
+    from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from botox_clinic import paths
+    from components.red_flag_detector import RedFlagDetector
+    from components.sentence_encoder import SentenceEncoder
+
+    component = RedFlagDetector(RedFlagDetector.get_default_config())
+    encoder = SentenceEncoder(paths.SENTENCE_ENCODER)
+    for text in ("my eyelid is drooping and I can't swallow", "is a droopy eyelid something to worry about?"):
+        message = Message({TEXT: text, INTENT: {"name": "greet", "confidence": 0.9}})
+        message.add_features(Features(encoder.encode([text]), FEATURE_TYPE_SENTENCE, TEXT, "encoder"))
+        component.process([message])
+        entities = message.get(ENTITIES)
+        assert entities and all(0 <= e["start"] < e["end"] <= len(text) for e in entities), entities
