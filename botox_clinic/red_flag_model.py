@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -114,9 +115,15 @@ class TextFeatures:
     def transform(self, texts: Sequence[str]):
         from scipy.sparse import hstack
 
+        word, char = self._fitted
+        return hstack([word.transform(texts), char.transform(texts)]).tocsr()
+
+    @cached_property
+    def _fitted(self):
+        """The two vectorizers with this vocabulary and weighting, made once (every message uses them)."""
         word, char = _vectorizers(self.word_vocabulary, self.char_vocabulary)
         word.idf_, char.idf_ = self.word_idf, self.char_idf
-        return hstack([word.transform(texts), char.transform(texts)]).tocsr()
+        return word, char
 
     @property
     def size(self) -> int:
