@@ -93,11 +93,13 @@ class RedFlagDetector(GraphComponent):
         elif decision.action == ASK:
             self._add_entities(message, [(POSSIBLE_ENTITY, decision.tier, (0, len(text)))])
             self._set_intent(message, SAFETY_NET_INTENT)
-        elif intent == REPORT_INTENT:
-            self._set_intent(message, self._best_other(message))
         elif assessment.findings and not all(f.context in (NEGATED, PAST) for f in assessment.findings):
-            # Asked about, or someone else's: the answer carries the emergency safety net.
+            # Asked about, or someone else's: the answer carries the emergency safety net, whatever
+            # the classifier said.
             self._set_intent(message, SAFETY_NET_INTENT)
+        elif intent == REPORT_INTENT:
+            # Negated, past, or a report to the classifier alone that the learned detector rejects.
+            self._set_intent(message, self._best_other(message))
 
     def _add_entities(self, message: Message, found: List[tuple]) -> None:
         entities = list(message.get(ENTITIES) or [])

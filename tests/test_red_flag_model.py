@@ -104,3 +104,23 @@ def test_the_nlu_component_gives_every_entity_its_span(detector):
         component.process([message])
         entities = message.get(ENTITIES)
         assert entities and all(0 <= e["start"] < e["end"] <= len(text) for e in entities), entities
+
+
+def test_a_question_the_classifier_took_for_a_report_still_gets_the_safety_net(detector):
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, INTENT_RANKING_KEY, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from botox_clinic import paths
+    from components.red_flag_detector import REPORT_INTENT, SAFETY_NET_INTENT, RedFlagDetector
+    from components.sentence_encoder import SentenceEncoder
+
+    component = RedFlagDetector(RedFlagDetector.get_default_config())
+    text = "what does an allergic reaction look like?"
+    message = Message({TEXT: text, INTENT: {"name": REPORT_INTENT, "confidence": 0.6},
+                       INTENT_RANKING_KEY: [{"name": REPORT_INTENT, "confidence": 0.6},
+                                            {"name": "ask_what_is", "confidence": 0.3}]})
+    message.add_features(Features(SentenceEncoder(paths.SENTENCE_ENCODER).encode([text]), FEATURE_TYPE_SENTENCE,
+                                  TEXT, "encoder"))
+    component.process([message])
+    assert message.get(INTENT)["name"] == SAFETY_NET_INTENT
