@@ -19,7 +19,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Tuple
+from typing import Iterable, Iterator, List, Tuple
 
 import yaml
 
@@ -29,6 +29,8 @@ CORPUS = paths.RED_FLAG_CORPUS
 SPLIT_SEED = "red-flag-corpus-2026-12-01"
 HELD_OUT_PERCENT = 25
 TIERS = ("none", "urgent", "emergency")
+# The framing of the everyday look-alikes taken from the NLU data (`everyday_messages`).
+EVERYDAY = "everyday"
 REPORT_FRAMINGS = ("plain", "question_wrapped", "carer", "long", "sms_typo", "no_textbook", "worsening",
                    "combination", "mid_conversation")
 LOOKALIKE_FRAMINGS = ("lookalike_question", "lookalike_negation", "lookalike_past", "lookalike_other_person",
@@ -75,18 +77,22 @@ def everyday_messages(nlu_directory: Path = paths.PROJECT_ROOT / "data/nlu",
     """The assistant's own training examples of every intent but the red-flag report, as
     look-alikes for fitting only: the learned detector must see greetings, "yes" and "forget me"
     to know they are not reports. They are never part of the measured corpus."""
-    examples = []
+    return [Example(text, f"nlu:{intent}:{line}", (), EVERYDAY, "none", "en")
+            for intent, line, text in nlu_examples(nlu_directory) if intent != report_intent]
+
+
+def nlu_examples(nlu_directory: Path = paths.PROJECT_ROOT / "data/nlu") -> Iterator[Tuple[str, int, str]]:
+    """(intent, line within the intent's examples, text) for every NLU training example, entity
+    annotations removed."""
     for path in sorted(nlu_directory.glob("*.yml")):
         with open(path, encoding="utf-8") as f:
             blocks = yaml.safe_load(f)["nlu"]
         for block in blocks:
-            if "intent" not in block or block["intent"] == report_intent:
-                continue
-            for number, line in enumerate(block["examples"].splitlines()):
-                text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:]).strip()
-                if text:
-                    examples.append(Example(text, f"nlu:{block['intent']}:{number}", (), "everyday", "none", "en"))
-    return examples
+            if "intent" in block:
+                for number, line in enumerate(block["examples"].splitlines()):
+                    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:]).strip()
+                    if text:
+                        yield block["intent"], number, text
 
 
 def split(examples: Iterable[Example]) -> Tuple[List[Example], List[Example]]:

@@ -28,9 +28,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from botox_clinic.red_flag_corpus import EVERYDAY, TIERS
 from botox_clinic.red_flags import REPORT, Assessment
 
-TIERS = ("none", "urgent", "emergency")
 ESCALATE, ASK, SAFETY_NET, NOTHING = "escalate", "ask", "safety_net", "nothing"
 # Regularisation of both heads (inverse strength) and the embedding's weight beside the unit-length
 # TF-IDF blocks, chosen on the training part's folds.
@@ -44,9 +44,7 @@ FOLDS = 5
 FALSE_ESCALATION_BUDGET = 0.05
 # Everyday messages (the assistant's own training examples of every other intent) it may escalate.
 EVERYDAY_ESCALATION_BUDGET = 0.002
-# The framing of those examples (botox_clinic.red_flag_corpus.everyday_messages), and their weight
-# in fitting: easy look-alikes, many of them; at full weight they drowned the reports.
-EVERYDAY = "everyday"
+# Their weight in fitting: easy look-alikes, many of them; at full weight they drowned the reports.
 EVERYDAY_WEIGHT = 0.2
 # An urgent report told to call 911 (a drooping eyelid) is safe but alarming: half a false alarm.
 OVER_TIER_COST = 0.5

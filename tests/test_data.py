@@ -3,18 +3,14 @@ import re
 
 from conftest import ROOT, SHARED, load_yaml
 
+from botox_clinic.red_flag_corpus import nlu_examples
+
 NLU_FILES = sorted((ROOT / "data/nlu").glob("*.yml"))
-NLU = [block for path in NLU_FILES for block in load_yaml(path)["nlu"]]
 RULES = load_yaml(ROOT / "data/rules.yml")["rules"]
 
 
 def _examples():
-    for block in NLU:
-        if "intent" in block:
-            for line in block["examples"].splitlines():
-                text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:]).strip()
-                if text:
-                    yield block["intent"], text
+    return ((intent, text) for intent, _, text in nlu_examples(ROOT / "data/nlu"))
 
 
 def _normalise(text):
