@@ -86,6 +86,17 @@ def test_the_built_model_reads_back_the_same(tmp_path):
     assert again.thresholds == model.thresholds
 
 
+def test_one_message_is_featurised_as_scikit_learn_does(corpus):
+    # verdict() reads one message's TF-IDF columns without scikit-learn's sparse matrices.
+    features = TextFeatures.fit([example.text for example in corpus])
+    for example in corpus[::5] + [red_flag_corpus.Example("", "g", (), "plain", "none", "en")]:
+        expected = features.transform([example.text])
+        columns, values = features.transform_one(example.text)
+        order, expected_order = np.argsort(columns), np.argsort(expected.indices)
+        assert list(columns[order]) == list(expected.indices[expected_order]), example.text
+        assert np.allclose(values[order], expected.data[expected_order]), example.text
+
+
 def test_the_nlu_component_gives_every_entity_its_span(detector):
     # Rasa's NLU evaluation (cross-validation) needs start and end on every entity.
     from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, TEXT
