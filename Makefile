@@ -46,7 +46,7 @@ system-packages: ## install the Debian packages the tests start for real (Postgr
 train: install $(RED_FLAG_MODEL)/model.json ## train the model unless one exists for exactly these inputs (and the learned red-flag detector)
 	@scripts/train.sh
 
-run: train ## start the action server, escalation outbox and Rasa (REST on :5005)
+run: train ## start the action server, escalation outbox, Rasa (REST on :5005) and the clinician inbox (:8081)
 	@scripts/run.sh
 
 test: train system-packages ## run every check: lint, data validation, pytest, NLU thresholds, test stories

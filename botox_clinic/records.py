@@ -77,6 +77,79 @@ outreach_sent = sa.Table(
     sa.Column("at", sa.String(40), nullable=False),
 )
 
+# The clinician side (the staff inbox, commands/clinicians.py, the escalation policy, human handoff).
+clinicians = sa.Table(
+    "clinicians", metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2, never the password
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+)
+
+# What happened to an escalation after it was recorded, oldest first: paged, acknowledged, replied,
+# resolved... Append-only: the app has no way to change a row, and the database refuses to.
+# An escalation's state is its latest state-changing event (new when there is none).
+escalation_events = sa.Table(
+    "escalation_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("escalation_id", sa.String(32), sa.ForeignKey("escalations.id"), nullable=False, index=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),  # a clinician's username, or "system"
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),  # JSON: outcome, note, who was paged
+)
+
+# A conversation a clinician has taken over: while a row exists the assistant does not answer in it
+# (red flags still escalate). Closing the conversation deletes the row; the audit log keeps both.
+conversation_holds = sa.Table(
+    "conversation_holds", metadata,
+    sa.Column("sender_id", sa.String(255), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("held_by", sa.String(64), nullable=False),
+    sa.Column("since", sa.String(40), nullable=False),
+    sa.Column("escalation_id", sa.String(32)),
+)
+
+# Messages a clinician wrote to a patient, delivered on the conversation's own channel.
+clinician_messages = sa.Table(
+    "clinician_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("clinician", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("escalation_id", sa.String(32)),
+    sa.Column("delivered_at", sa.String(40)),  # null until it reached the patient
+)
+
+# An escalation is acknowledged once and resolved once: of two clinicians clicking at the same
+# moment, the second insert fails instead of writing a second "acknowledged" row.
+sa.Index("escalation_events_once", escalation_events.c.escalation_id, escalation_events.c.action, unique=True,
+         sqlite_where=escalation_events.c.action.in_(("acknowledged", "resolved")),
+         postgresql_where=escalation_events.c.action.in_(("acknowledged", "resolved")))
+
+# The audit log is append-only in the database itself, not only in the app: any UPDATE or DELETE of
+# escalation_events fails. Run after every create_all and idempotent, so that a database whose table
+# was created before the guard existed gets it too.
+_SQLITE_AUDIT_GUARDS = [
+    f"CREATE TRIGGER IF NOT EXISTS escalation_events_no_{verb.lower()} BEFORE {verb} ON escalation_events "
+    f"BEGIN SELECT RAISE(ABORT, 'escalation_events is append-only'); END" for verb in ("UPDATE", "DELETE")]
+_POSTGRESQL_AUDIT_GUARD = """
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'escalation_events_append_only'
+                     AND tgrelid = 'escalation_events'::regclass) THEN
+        CREATE OR REPLACE FUNCTION escalation_events_append_only() RETURNS trigger LANGUAGE plpgsql AS
+          $body$ BEGIN RAISE EXCEPTION 'escalation_events is append-only'; END $body$;
+        CREATE TRIGGER escalation_events_append_only BEFORE UPDATE OR DELETE ON escalation_events
+          FOR EACH STATEMENT EXECUTE FUNCTION escalation_events_append_only();
+      END IF;
+    END $$"""
+for _statement in _SQLITE_AUDIT_GUARDS:
+    sa.event.listen(metadata, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
+sa.event.listen(metadata, "after_create", sa.DDL(_POSTGRESQL_AUDIT_GUARD).execute_if(dialect="postgresql"))
+
 
 @lru_cache(maxsize=None)
 def engine(url: str) -> sa.engine.Engine:

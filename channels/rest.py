@@ -4,12 +4,20 @@ Rasa's RestInput files a request without a sender under the shared id "default" 
 would see another's conversation), answers a JSON array with a 500, and a missing message with an
 empty 200. Here every such request gets a 400 that says what is wrong; an over-long message gets
 a 413. The URL is unchanged: /webhooks/rest/webhook.
-"""
-from typing import Any, Dict, Optional, Text
 
+A REST client only hears from us when it sends, so the messages a clinician wrote to this patient
+(botox_clinic/handoff.py) come first in the reply to their next message, each in one reply only
+(channels/clinician_messages.py).
+"""
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
+from sanic import Blueprint
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
+
+from channels import clinician_messages
 
 MAX_MESSAGE_CHARS = 5000
 MAX_SENDER_CHARS = 128
@@ -26,6 +34,15 @@ class ValidatedRestInput(RestInput):
     @classmethod
     def name(cls) -> Text:
         return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        async def after_clinician_messages(message: UserMessage) -> None:
+            # The reply collects in message.output_channel; whatever the turn does, these stay in it.
+            for text in await clinician_messages.take_for_reply(self.name(), message.sender_id):
+                await message.output_channel.send_text_message(message.sender_id, text)
+            await on_new_message(message)
+
+        return super().blueprint(after_clinician_messages)
 
     async def _extract_sender(self, request: Request) -> Optional[Text]:
         sender = _payload(request).get("sender")

@@ -10,7 +10,9 @@ This one:
 - answers a message with no text (a photo, a location) politely;
 - lets the assistant handle the message (so an escalation is recorded before Twilio is answered),
   then sends the reply as plain text, at most 3 segments per message, through Twilio's REST API
-  (botox_clinic/twilio.py) in a background task, one phone number's messages strictly in order.
+  (botox_clinic/twilio.py) in a background task, one phone number's messages strictly in order;
+- sends the messages a clinician writes to the patient (channels/clinician_messages.py) the same
+  way, in order with the replies, and never to a number that has opted out (they wait for START).
 Its own replies (STOP, START, HELP, a message it cannot read) are in the message catalogue.
 """
 import asyncio
@@ -28,6 +30,7 @@ from botox_clinic.messages import text
 from botox_clinic.settings import Settings, get_settings
 from botox_clinic.sms_state import SmsState
 from botox_clinic.twilio import DeliveryError, TwilioClient
+from channels.clinician_messages import ClinicianMessageRelay
 from channels.rest import MAX_MESSAGE_CHARS
 from channels.sms_format import format_reply
 
@@ -61,21 +64,26 @@ class SmsSender:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def send_now(self, phone: str, messages: List[str]) -> bool:
+        """Send in order with the queued replies; False when the number has opted out or a send failed."""
+        return await self._send_in_order(phone, messages, False)
+
     async def drain(self) -> None:
         """Wait for every queued send (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _send_in_order(self, phone: str, messages: List[str], even_if_opted_out: bool) -> None:
+    async def _send_in_order(self, phone: str, messages: List[str], even_if_opted_out: bool) -> bool:
         lock = self._locks.setdefault(phone, asyncio.Lock())
         async with lock:
             loop = asyncio.get_running_loop()
             if not even_if_opted_out and await loop.run_in_executor(None, self._state.is_opted_out, phone):
                 logger.info("SMS reply suppressed: the number has opted out")
-                return
+                return False
             for body in messages:
                 if not await self._send_one(phone, body):
-                    return  # later parts would read out of context
+                    return False  # later parts would read out of context
+            return True
 
     async def _send_one(self, phone: str, body: str) -> bool:
         try:
@@ -140,6 +148,8 @@ class SmsInput(TwilioInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sms = Blueprint("twilio_sms_webhook", __name__)
+        if self.sender:
+            ClinicianMessageRelay(self.name(), self._send_clinician_message, self._may_text).run_with(sms)
 
         @sms.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -163,6 +173,12 @@ class SmsInput(TwilioInput):
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
         return sms
+
+    async def _send_clinician_message(self, phone: str, body: str) -> bool:
+        return await self.sender.send_now(phone, format_reply([{"text": body}]).messages)
+
+    async def _may_text(self, phone: str) -> bool:
+        return not await asyncio.get_running_loop().run_in_executor(None, self.state.is_opted_out, phone)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return SmsOutput(self.sender, self.state) if self.sender else None

@@ -8,7 +8,10 @@ room its replies are sent to. This channel awaits it, and also:
 - always persists sessions (the widget keeps its session id, so a reload continues the
   conversation) and accepts only well-formed session ids;
 - answers a malformed or over-long message with an `error` event instead of failing inside;
-- serves the widget with its own sentences from the message catalogue filled in.
+- serves the widget with its own sentences from the message catalogue filled in;
+- pushes the messages a clinician writes to the patient over their open socket, as `bot_uttered`
+  (channels/clinician_messages.py); a patient not connected gets them when the widget next
+  connects (a page load, a reload), since the relay only sends to sessions with a socket here.
 """
 import json
 import logging
@@ -26,6 +29,7 @@ from socketio import AsyncServer
 
 from botox_clinic.messages import with_prefix
 from botox_clinic.settings import get_settings
+from channels.clinician_messages import ClinicianMessageRelay
 from channels.rest import MAX_MESSAGE_CHARS
 
 logger = logging.getLogger(__name__)
@@ -70,6 +74,8 @@ class WebChatInput(SocketIOInput):
     def __init__(self, allowed_origins, jwt_secret: Optional[str] = None):
         super().__init__(session_persistence=True, jwt_key=jwt_secret)
         self.allowed_origins = list(allowed_origins)
+        # The session each socket on this server joined: the sessions a clinician's message can reach now.
+        self.sessions_by_socket: Dict[str, str] = {}
 
     def get_output_channel(self) -> Optional[WebChatOutput]:
         return WebChatOutput(self.sio, self.bot_message_evt) if self.sio else None
@@ -81,6 +87,15 @@ class WebChatInput(SocketIOInput):
         self.sio = sio
         # Socket.IO itself at /socket.io; the HTTP routes below at /webhooks/webchat/.
         blueprint = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
+
+        async def connected(session_id: str) -> bool:
+            return session_id in self.sessions_by_socket.values()
+
+        async def push(session_id: str, text: str) -> bool:
+            await sio.emit(self.bot_message_evt, {"text": text}, room=session_id)
+            return True
+
+        ClinicianMessageRelay(self.name(), push, connected).run_with(blueprint)
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -117,6 +132,11 @@ class WebChatInput(SocketIOInput):
             # Messages from this socket belong to this session, whatever session id they carry.
             await sio.save_session(sid, {"session_id": session_id})
             await sio.emit("session_confirm", session_id, room=sid)
+            self.sessions_by_socket[sid] = session_id
+
+        @sio.on("disconnect")
+        async def disconnect(sid: Text, reason: Any = None) -> None:
+            self.sessions_by_socket.pop(sid, None)
 
         @sio.on(self.user_message_evt)
         async def handle_message(sid: Text, data: Any = None) -> None:

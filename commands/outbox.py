@@ -2,7 +2,7 @@
 
     python -m commands.outbox run          # the delivery worker (started by `make run`)
     python -m commands.outbox run --once   # one pass, then exit
-    python -m commands.outbox list [--undelivered]
+    python -m commands.outbox list [--undelivered]  # with each escalation's policy: paged, next page
     python -m commands.outbox targets      # where escalations go; loud when nowhere (`make run` calls it)
 """
 import argparse
@@ -17,9 +17,9 @@ from botox_clinic.settings import get_settings
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m commands.outbox", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    run_parser = sub.add_parser("run", help="deliver pending escalations")
+    run_parser = sub.add_parser("run", help="deliver pending escalations and page again by the escalation policy")
     run_parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    list_parser = sub.add_parser("list", help="list escalations and their delivery state")
+    list_parser = sub.add_parser("list", help="list escalations, their delivery and escalation policy state")
     list_parser.add_argument("--undelivered", action="store_true", help="only those not yet delivered everywhere")
     sub.add_parser("targets", help="say where escalations are delivered, loudly when nowhere")
     args = parser.parse_args(argv)
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     elif args.command == "targets":
         print(outbox.targets_notice(settings))
     else:
-        outbox.print_list(EscalationStore(settings.records_db_url), args.undelivered)
+        outbox.print_list(EscalationStore(settings.records_db_url), settings, args.undelivered)
     return 0
 
 

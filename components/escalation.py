@@ -18,8 +18,8 @@ The red flag was assessed once, by the NLU pipeline (components/red_flag_detecto
 its decision into the message's parse data. A "yes" to "Is this happening to you now?" escalates
 the symptom asked about, at its tier.
 
-Rasa has no setting for an in-process custom action: components/rasa_patches.py makes Rasa's action
-lookup return this one for its name.
+Rasa has no setting for an in-process custom action: Rasa's action lookup returns this one for its
+name (components/in_process_actions.py, put in place by components/rasa_patches.py).
 """
 from __future__ import annotations
 
@@ -90,44 +90,38 @@ class EscalateRedFlag(Action):
         details = dict(channel=tracker.get_latest_input_channel() or "unknown", sender_id=tracker.sender_id,
                        tier=tier, symptoms=symptoms, message=text or "", recent_turns=recent_turns(tracker),
                        targets=targets)
-        # Opening the store too happens on the writer's thread: it can be what stalls or fails.
-        record = _writers.submit(lambda: EscalationStore(settings.records_db_url).record(**details))
-        reference = await self._reference(record, tier)
+        reference = await record(details)
         # A red flag ends the "what to expect" guide: nothing should prompt "next" after it.
         return [SlotSet(slots.ESCALATION_TIER, tier), SlotSet(slots.ESCALATION_RECORDED, reference is not None),
                 SlotSet(slots.ESCALATION_NOTIFIED, reference is not None and bool(targets)),
                 SlotSet(slots.ESCALATION_REFERENCE, reference), SlotSet(slots.WALKTHROUGH_STEP, None)]
 
-    @staticmethod
-    async def _reference(record, tier: str) -> Optional[str]:
-        try:
-            # Shielded: a timeout must not cancel a write still waiting for a thread.
-            escalation = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(record)), RECORD_TIMEOUT_SECONDS)
-        except asyncio.TimeoutError:
-            # The write goes on and is the one record; the patient is not kept waiting for it.
-            log.error("a %s escalation was not recorded within %.1f s; the patient was told without it",
-                      tier, RECORD_TIMEOUT_SECONDS)
-            record.add_done_callback(_log_late_record)
-            return None
-        except Exception:  # the patient must still get instructions, whatever broke
-            log.exception("could not record a %s escalation", tier)
-            return None
-        log.warning("%s escalation %s recorded", tier, escalation.id)  # no message text, no sender id
-        return escalation.id
+
+async def record(details: Dict[str, Any]) -> Optional[str]:
+    """Write an escalation (EscalationStore.record's arguments) on a writer thread; its reference, or
+    None when the write failed or took longer than RECORD_TIMEOUT_SECONDS (it then goes on, and is
+    still the one record). Also the handoff request's (components/handoff_request.py)."""
+    url, tier = get_settings().records_db_url, details["tier"]
+    # Opening the store too happens on the writer's thread: it can be what stalls or fails.
+    written = _writers.submit(lambda: EscalationStore(url).record(**details))
+    try:
+        # Shielded: a timeout must not cancel a write still waiting for a thread.
+        escalation = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(written)), RECORD_TIMEOUT_SECONDS)
+    except asyncio.TimeoutError:
+        # The write goes on and is the one record; the patient is not kept waiting for it.
+        log.error("a %s escalation was not recorded within %.1f s; the patient was told without it",
+                  tier, RECORD_TIMEOUT_SECONDS)
+        written.add_done_callback(_log_late_record)
+        return None
+    except Exception:  # the patient must still get instructions, whatever broke
+        log.exception("could not record a %s escalation", tier)
+        return None
+    log.warning("%s escalation %s recorded", tier, escalation.id)  # no message text, no sender id
+    return escalation.id
 
 
-def _log_late_record(record) -> None:
-    if record.exception() is None:
-        log.warning("%s escalation %s recorded late", record.result().tier, record.result().id)
+def _log_late_record(written) -> None:
+    if written.exception() is None:
+        log.warning("%s escalation %s recorded late", written.result().tier, written.result().id)
     else:
-        log.error("a late escalation record failed: %s", record.exception())
-
-
-def action_lookup(rasa_lookup):
-    """Rasa's `action_for_name_or_text`, answering this action's name with the in-process action."""
-    def lookup(action_name_or_text: str, domain: Domain, action_endpoint) -> Action:
-        if action_name_or_text == NAME:
-            return EscalateRedFlag()
-        return rasa_lookup(action_name_or_text, domain, action_endpoint)
-
-    return lookup
+        log.error("a late escalation record failed: %s", written.exception())

@@ -26,7 +26,7 @@ from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
 from botox_clinic.settings import get_settings
-from components import escalation, parse_in_thread, session_start, upstream_fixes
+from components import conversation_hold, in_process_actions, parse_in_thread, session_start, upstream_fixes
 
 RASA_VERSION = "3.6.21"
 
@@ -74,8 +74,11 @@ PATCHES = (
           "b98d8e49b9f2c433", "messages parsed on a thread of their own, off the event loop"),
     Patch(rasa_actions, "ActionSessionStart", session_start.ClinicSessionStart,
           "463cd4ab7c977339", "the conversation start run inside the Rasa server"),
-    Patch(rasa_actions, "action_for_name_or_text", escalation.action_lookup(rasa_actions.action_for_name_or_text),
-          "a63fb2d066efa0bc", "the red-flag escalation run inside the Rasa server, never waiting on the action server"),
+    Patch(rasa_actions, "action_for_name_or_text", in_process_actions.action_lookup(rasa_actions.action_for_name_or_text),
+          "a63fb2d066efa0bc", "the red-flag escalation and the handoff request run inside the Rasa server, never "
+          "waiting on the action server"),
+    Patch(MessageProcessor, "_run_prediction_loop", conversation_hold.prediction_loop(MessageProcessor._run_prediction_loop),
+          "cb30a0cbb690c571", "no answers in a conversation a clinician holds, except a red flag's escalation"),
     Patch(rasa_actions, "DEFAULT_REQUEST_TIMEOUT", get_settings().action_timeout_seconds,
           "983bd614bb5afece", "a custom action waits seconds, not Rasa's five minutes, for a stalled action server"),
 )

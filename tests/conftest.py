@@ -27,8 +27,11 @@ from botox_clinic.settings import get_settings
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 MODEL = ROOT / "models/current.tar.gz"
-# Fixtures that start servers or load the trained model: a test using one is a live test.
-LIVE_FIXTURES = {"processor", "assistant", "postgres_url", "cluster", "notifying_assistant"}
+# Fixtures that start servers, a browser or load the trained model: a test using one is a live test.
+LIVE_FIXTURES = {"processor", "assistant", "postgres_url", "cluster", "notifying_assistant", "browser"}
+# Browser tests drive Debian's Chromium and keep their screenshots here.
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "results/screenshots"
 
 
 def pytest_collection_modifyitems(items):
@@ -50,6 +53,18 @@ def require_model() -> None:
 def load_yaml(path: Path):
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+# Per module: Playwright keeps an event loop running while it is open, which asyncio.run refuses.
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

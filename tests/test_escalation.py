@@ -155,7 +155,7 @@ def test_undelivered_escalations_are_listed(settings, monkeypatch, capsys):
     store = EscalationStore(cfg.records_db_url)
     escalation = _record(store)
     outbox.deliver_due(store, cfg)
-    outbox.print_list(store, undelivered_only=True)
+    outbox.print_list(store, cfg, undelivered_only=True)
     line = capsys.readouterr().out
     assert escalation.id in line and "webhook: pending, 1 failed attempt(s)" in line
 

@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, escalate
 from receivers import free_port
 
+from botox_clinic import records
 from botox_clinic.escalations import DELIVERED, PENDING, EscalationStore
 
 POSTGRES_SCRIPT = str(ROOT / "scripts/postgres.sh")
@@ -33,7 +34,7 @@ def store_url(request, tmp_path):
     # Each test starts from empty tables on the shared server.
     store = EscalationStore(url)
     with store._engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE escalation_notes, escalation_deliveries, escalations")
+        conn.exec_driver_sql("TRUNCATE escalation_events, escalation_notes, escalation_deliveries, escalations")
     store.dispose()
     return url
 
@@ -72,6 +73,32 @@ def test_racing_workers_claim_each_delivery_once(store_url):
     for t in threads:
         t.join()
     assert len(claims) == 20 and len(set(claims)) == 20
+
+
+def test_racing_workers_issue_a_policy_step_once_and_none_after_acknowledgement(store_url):
+    stores = [EscalationStore(store_url) for _ in range(4)]
+    escalation = _record(stores[0])
+    issued, start = [], threading.Barrier(len(stores))
+
+    def worker(store):
+        start.wait()
+        issued.append(store.issue_page(escalation.id, 1, "on_call", ["webhook", "email"], time.time()))
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(issued) == [False, False, False, True]
+    [(_, deliveries)] = stores[0].list()
+    assert [d.target for d in deliveries] == ["email", "email#1", "webhook", "webhook#1"]
+    assert [(e.action, e.detail["step"]) for e in stores[0].events(escalation.id)] == [("paged", 0), ("paged", 1)]
+    with stores[0]._engine.begin() as conn:
+        conn.execute(records.escalation_events.insert().values(
+            escalation_id=escalation.id, at=records.utc_now_iso(), actor="dr.lee", action="acknowledged"))
+    assert stores[0].acknowledged(escalation.id)
+    assert stores[0].issue_page(escalation.id, 2, "backup", ["webhook"], time.time()) is False
+    assert stores[0].awaiting_pages("emergency", last_step=2) == []
 
 
 def test_a_crashed_workers_claim_expires_after_its_lease(store_url):

@@ -6,10 +6,7 @@ import urllib.request
 
 import pytest
 import socketio
-from conftest import ROOT
-
-SCREENSHOTS = ROOT / "results/screenshots"
-CHROMIUM = "/usr/bin/chromium"
+from conftest import SCREENSHOTS
 
 
 async def _socket(assistant, session_id=None, origin=None):
@@ -87,17 +84,6 @@ def test_a_page_from_another_origin_cannot_connect(assistant):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 400
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def _bot_texts(page):
