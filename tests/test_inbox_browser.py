@@ -3,19 +3,12 @@ database, its account made by the command, driven in headless Chromium (Debian's
 escalation, recorded as the Rasa server records it, appears in the open page within 2 seconds
 without a reload, with its cue; then acknowledge, reply, take over, close and resolve.
 Screenshots in results/screenshots/inbox-*.png."""
-import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, SCREENSHOTS
-from inbox_helpers import PASSWORD, SMS_PATIENT, record
-from receivers import free_port
+from conftest import SCREENSHOTS
+from inbox_helpers import PASSWORD, SMS_PATIENT, record, running_inbox
 
 from botox_clinic import records
 
@@ -29,42 +22,11 @@ OscillatorNode.prototype.start = function (...args) { window.__tones.push(this.f
 """
 
 
-@dataclass
-class RunningInbox:
-    url: str
-    records_db_url: str
-    log_path: Path
-
-
 @pytest.fixture(scope="module")
 def inbox_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("inbox")
-    port = free_port()
-    env = {**os.environ, "RECORDS_DB_URL": f"sqlite:///{tmp / 'records.db'}", "CLINIC_INBOX_HOST": "127.0.0.1",
-           "CLINIC_INBOX_PORT": str(port), "CLINIC_INBOX_SECRET_KEY": "browser-test-" + "s" * 40,
-           "CLINIC_INBOX_TRACKER_DB_URL": f"sqlite:///{tmp / 'trackers.db'}", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
-    subprocess.run([sys.executable, "-m", "commands.clinicians", "add-clinician", "ana", "--name", "Dr Ana Ruiz",
-                    "--password-stdin"], input=PASSWORD + "\n", text=True, cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    log_path = tmp / "inbox.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", "inbox"], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    pytest.fail("the inbox did not start: see " + str(log_path))
-                time.sleep(0.2)
-        yield RunningInbox(url, env["RECORDS_DB_URL"], log_path)
-    finally:
-        server.terminate()
-        server.wait()
+    with running_inbox(tmp, f"sqlite:///{tmp / 'records.db'}", f"sqlite:///{tmp / 'trackers.db'}") as inbox:
+        yield inbox
 
 
 def test_an_escalation_appears_live_and_is_acknowledged_answered_and_resolved(inbox_server, browser):
