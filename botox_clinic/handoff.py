@@ -15,6 +15,7 @@ would let two replicas both send it.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional
@@ -33,6 +34,9 @@ SYSTEM = "system"
 # An acknowledgement older than this is not news; it also keeps switching tell_patient_when_seen on
 # from telling patients about old escalations.
 SEEN_NOTICE_WINDOW = timedelta(hours=24)
+# How long a claimed message is left to its claimer: longer than one SMS send with its retries
+# (botox_clinic/twilio.py).
+CLAIM_LEASE_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,15 @@ class HandoffStore:
             row = conn.execute(conversation_holds.select().where(conversation_holds.c.sender_id == sender_id)).first()
         return hold_from_row(row) if row else None
 
-    def pending(self, channel: str, sender_id: Optional[str] = None) -> List[ClinicianMessage]:
-        """Undelivered messages for conversations on `channel` (one conversation's if given), oldest first."""
+    def pending(self, channel: str, sender_id: Optional[str] = None,
+                now: Optional[float] = None) -> List[ClinicianMessage]:
+        """Undelivered, unclaimed messages for conversations on `channel` (one conversation's if given),
+        oldest first."""
         query = (sa.select(clinician_messages, clinicians.c.display_name)
                  .select_from(clinician_messages.outerjoin(
                      clinicians, clinicians.c.username == clinician_messages.c.clinician))
-                 .where(clinician_messages.c.delivered_at.is_(None) & (clinician_messages.c.channel == channel)))
+                 .where(clinician_messages.c.delivered_at.is_(None) & (clinician_messages.c.channel == channel)
+                        & (clinician_messages.c.claimed_until < (time.time() if now is None else now))))
         if sender_id is not None:
             query = query.where(clinician_messages.c.sender_id == sender_id)
         with self._engine.connect() as conn:
@@ -81,22 +88,34 @@ class HandoffStore:
         return [ClinicianMessage(row.id, row.sender_id, row.channel, row.clinician, row.display_name or row.clinician,
                                  row.text) for row in rows]
 
-    def claim(self, message_id: int) -> bool:
-        """Mark the message delivered, if nobody has; True when this caller is the one to deliver it."""
+    def claim(self, message_id: int, now: Optional[float] = None) -> bool:
+        """Take the undelivered message for delivery for CLAIM_LEASE_SECONDS; True for the one caller
+        that took it. The claimer marks it delivered once sent; if it dies first, the lease runs out
+        and the message is taken again."""
+        now = time.time() if now is None else now
         with self._engine.begin() as conn:
             return conn.execute(clinician_messages.update().where(
-                (clinician_messages.c.id == message_id) & clinician_messages.c.delivered_at.is_(None))
-                .values(delivered_at=utc_now_iso())).rowcount == 1
+                (clinician_messages.c.id == message_id) & clinician_messages.c.delivered_at.is_(None)
+                & (clinician_messages.c.claimed_until < now))
+                .values(claimed_until=now + CLAIM_LEASE_SECONDS)).rowcount == 1
+
+    def mark_delivered(self, message_id: int) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(clinician_messages.update().where(clinician_messages.c.id == message_id)
+                         .values(delivered_at=utc_now_iso()))
 
     def release(self, message_id: int) -> None:
         """Put a claimed message back: it could not be delivered this time."""
         with self._engine.begin() as conn:
             conn.execute(clinician_messages.update().where(clinician_messages.c.id == message_id)
-                         .values(delivered_at=None))
+                         .values(claimed_until=0.0, delivered_at=None))
 
     def take_pending(self, channel: str, sender_id: str) -> List[ClinicianMessage]:
-        """One conversation's undelivered messages, claimed for delivery now."""
-        return [message for message in self.pending(channel, sender_id) if self.claim(message.id)]
+        """One conversation's undelivered messages, delivered now: they go into the reply being built."""
+        taken = [message for message in self.pending(channel, sender_id) if self.claim(message.id)]
+        for message in taken:
+            self.mark_delivered(message.id)
+        return taken
 
     def queue_seen_notices(self, channel: str, clinic: ClinicSettings, sender_id: Optional[str] = None,
                            now: Optional[datetime] = None) -> int:

@@ -122,6 +122,9 @@ clinician_messages = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("escalation_id", sa.String(32)),
     sa.Column("delivered_at", sa.String(40)),  # null until it reached the patient
+    # A process delivering it holds it until this time (epoch seconds); if it dies meanwhile, the
+    # message is taken again afterwards: delivered at least once, never lost.
+    sa.Column("claimed_until", sa.Float, nullable=False, default=0.0),
 )
 
 # An escalation is acknowledged once and resolved once: of two clinicians clicking at the same

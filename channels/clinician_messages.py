@@ -7,8 +7,9 @@ channel, each once, with who wrote it in front:
 - REST, which only answers requests, puts them first in the reply to the patient's next message
   (`take_for_reply`).
 
-A message is claimed before it is sent, so of several Rasa replicas exactly one sends it; one the
-channel could not deliver is put back and tried again after a pause that doubles each time. With
+A message is claimed (for a lease) before it is sent and marked delivered after, so of several Rasa
+replicas one sends it, and one that died before marking it leaves it to be sent again when the lease
+ends (at least once, never lost); one the channel could not deliver is put back and tried again after a pause that doubles each time. With
 tell_patient_when_seen (clinic/settings.yml) each pass first queues the "seen" notices of the
 channel's acknowledged escalations, which then go out the same way.
 """
@@ -83,6 +84,7 @@ class ClinicianMessageRelay:
             if not await loop.run_in_executor(_reads, store.claim, message.id):
                 continue  # another process took it
             if await self._deliver(message.sender_id, patient_text(message, settings.clinic)):
+                await loop.run_in_executor(_reads, store.mark_delivered, message.id)
                 self._failures.pop(message.id, None)
                 delivered += 1
             else:

@@ -13,7 +13,7 @@ from conftest import ROOT
 from test_escalation_store import postgres_url  # noqa: F401  (the PostgreSQL server fixture)
 
 from botox_clinic import handoff, records
-from botox_clinic.handoff import SYSTEM, HandoffStore, patient_text
+from botox_clinic.handoff import CLAIM_LEASE_SECONDS, SYSTEM, HandoffStore, patient_text
 from botox_clinic.messages import text
 from botox_clinic.settings import ClinicSettings
 from channels import clinician_messages
@@ -106,9 +106,25 @@ def test_a_message_is_claimed_once_and_put_back_when_it_could_not_be_delivered(u
     assert store.pending("webchat") == [] and store.pending("rest", "p2") == []
     assert store.claim(first) is True
     assert store.claim(first) is False  # a second process (replica) does not deliver it again
-    assert store.pending("rest") == [] and delivered_at(url, first) is not None
+    assert store.pending("rest") == [] and delivered_at(url, first) is None
     store.release(first)
     assert [m.id for m in store.pending("rest")] == [first] and delivered_at(url, first) is None
+    assert store.claim(first) is True
+    store.mark_delivered(first)
+    assert store.pending("rest") == [] and delivered_at(url, first) is not None
+    assert store.claim(first, now=time.time() + 2 * CLAIM_LEASE_SECONDS) is False  # delivered: never again
+
+
+def test_a_message_whose_claimer_died_is_delivered_by_another_after_the_lease(url):
+    store = HandoffStore(url)
+    message = write_message(url, "p1", "Please call us.")
+    start = time.time()
+    assert store.claim(message, now=start) is True  # ...and that process is killed before sending it
+    assert store.pending("rest", now=start + CLAIM_LEASE_SECONDS - 1) == []
+    assert store.claim(message, now=start + CLAIM_LEASE_SECONDS - 1) is False
+    later = start + CLAIM_LEASE_SECONDS + 1
+    assert [m.id for m in store.pending("rest", now=later)] == [message]
+    assert store.claim(message, now=later) is True
 
 
 def test_of_many_racing_claims_exactly_one_wins(url):
