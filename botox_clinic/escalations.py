@@ -18,14 +18,14 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
 from botox_clinic import records
 from botox_clinic.records import escalation_deliveries as deliveries
-from botox_clinic.records import escalation_events, escalation_notes, escalations, utc_now_iso
+from botox_clinic.records import escalation_events, escalation_notes, escalations, iso_time, utc_now_iso
 from botox_clinic.settings import ON_CALL
 
 PENDING = "pending"
@@ -35,8 +35,8 @@ CANCELLED = "cancelled"
 
 SYSTEM = "system"  # the actor of the events this module writes
 PAGED = "paged"
-# Events after which nobody is paged again (written by the staff inbox).
-# What a clinician does in the staff inbox (botox_clinic/inbox_store.py): either one means someone has it.
+# What a clinician does in the staff inbox (botox_clinic/inbox_store.py): after either, nobody is
+# paged again.
 ACKNOWLEDGED, RESOLVED = "acknowledged", "resolved"
 TAKEN_ACTIONS = (ACKNOWLEDGED, RESOLVED)
 STEP_SEPARATOR = "#"
@@ -90,11 +90,6 @@ def parse_delivery_name(name: str) -> Tuple[str, int]:
     """(target, step) from a delivery row's name: "sms#2" -> ("sms", 2), "sms" -> ("sms", 0)."""
     target, _, step = name.partition(STEP_SEPARATOR)
     return target, int(step or 0)
-
-
-def iso_time(timestamp: float) -> str:
-    """A record's timestamp (records.utc_now_iso's format) for a time from an injected clock."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 def new_reference() -> str:

@@ -30,10 +30,10 @@ from botox_clinic.escalations import (
     Escalation,
     EscalationEvent,
     EscalationStore,
-    iso_time,
     parse_delivery_name,
 )
 from botox_clinic.notifications import SENDERS, Page
+from botox_clinic.records import iso_time
 from botox_clinic.settings import BACKUP, PageStep, Settings
 from botox_clinic.twilio import DeliveryError
 

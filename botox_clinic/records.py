@@ -6,6 +6,7 @@ URL (pooled connections, every table created if missing, a SQLite file's directo
 stores (escalations, sms_state, appointments) are cheap views on it and nothing needs resetting
 between tests that use different URLs. One timestamp format for its records.
 """
+import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -164,5 +165,10 @@ def engine(url: str) -> sa.engine.Engine:
     return created
 
 
+def iso_time(timestamp: float) -> str:
+    """The records' timestamp format, for a time in seconds since the epoch (an injected clock's)."""
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return iso_time(time.time())

@@ -15,7 +15,8 @@ from conftest import ROOT
 from receivers import SmtpReceiver, TwilioApiStandIn, WebhookReceiver
 
 from botox_clinic import outbox, paths, records
-from botox_clinic.escalations import CANCELLED, DELIVERED, PENDING, EscalationStore, iso_time
+from botox_clinic.escalations import CANCELLED, DELIVERED, PENDING, EscalationStore
+from botox_clinic.records import iso_time
 from botox_clinic.settings import BACKUP, ON_CALL, PageStep, load_clinic, load_settings
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z: a whole second, as the records keep times
