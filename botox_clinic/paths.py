@@ -9,9 +9,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 CLINIC_SETTINGS = PROJECT_ROOT / "clinic/settings.yml"
 RED_FLAG_RULES = PROJECT_ROOT / "clinic/red_flags.yml"
+LANGUAGE_REQUESTS = PROJECT_ROOT / "clinic/languages.yml"
+SMS_KEYWORDS = PROJECT_ROOT / "clinic/sms_keywords.yml"
 MESSAGES = PROJECT_ROOT / "content/messages.yml"
 SPACY_PIPELINE = PROJECT_ROOT / "build/spacy/en_botox_lookup"
+SPACY_PIPELINE_ES = PROJECT_ROOT / "build/spacy/es_botox_lookup"
 SENTENCE_ENCODER = PROJECT_ROOT / "build/encoder/all-MiniLM-L6-v2"
+MULTILINGUAL_ENCODER = PROJECT_ROOT / "build/encoder/use-multilingual-v3"
+# The sentence encoders config.yml's featurizers run, in their order: the learned red-flag detector
+# is fitted on their embeddings side by side, as the running pipeline gives them.
+SENTENCE_ENCODERS = (SENTENCE_ENCODER, MULTILINGUAL_ENCODER)
 # The learned red-flag detector, built from the red-flag corpus by scripts/build_red_flag_model.py.
 RED_FLAG_MODEL = PROJECT_ROOT / "build/red_flag_model"
 RED_FLAG_CORPUS = PROJECT_ROOT / "corpora/red_flags"

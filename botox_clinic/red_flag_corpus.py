@@ -24,6 +24,7 @@ from typing import Iterable, Iterator, List, Tuple
 import yaml
 
 from botox_clinic import paths
+from botox_clinic.language import DEFAULT_LANGUAGE, LANGUAGES
 
 CORPUS = paths.RED_FLAG_CORPUS
 SPLIT_SEED = "red-flag-corpus-2026-12-01"
@@ -56,7 +57,7 @@ def is_held_out(group: str) -> bool:
     return int.from_bytes(digest[:8], "big") % 100 < HELD_OUT_PERCENT
 
 
-def load(directory: Path = CORPUS, languages: Iterable[str] = ("en",)) -> List[Example]:
+def load(directory: Path = CORPUS, languages: Iterable[str] = LANGUAGES) -> List[Example]:
     examples = []
     for language in languages:
         for path in sorted((directory / language).glob("*.yml")):
@@ -74,17 +75,21 @@ def load(directory: Path = CORPUS, languages: Iterable[str] = ("en",)) -> List[E
 
 def everyday_messages(nlu_directory: Path = paths.PROJECT_ROOT / "data/nlu",
                       report_intent: str = "report_red_flag") -> List[Example]:
-    """The assistant's own training examples of every intent but the red-flag report, as
-    look-alikes for fitting only: the learned detector must see greetings, "yes" and "forget me"
-    to know they are not reports. They are never part of the measured corpus."""
-    return [Example(text, f"nlu:{intent}:{line}", (), EVERYDAY, "none", "en")
-            for intent, line, text in nlu_examples(nlu_directory) if intent != report_intent]
+    """The assistant's own training examples of every intent but the red-flag report, in every
+    language, as look-alikes for fitting only: the learned detector must see greetings, "yes" and
+    "forget me" to know they are not reports. They are never part of the measured corpus."""
+    return [Example(text, f"nlu:{language}:{intent}:{line}", (), EVERYDAY, "none", language)
+            for language in LANGUAGES
+            for intent, line, text in nlu_examples(nlu_directory, language) if intent != report_intent]
 
 
-def nlu_examples(nlu_directory: Path = paths.PROJECT_ROOT / "data/nlu") -> Iterator[Tuple[str, int, str]]:
-    """(intent, line within the intent's examples, text) for every NLU training example, entity
-    annotations removed."""
-    for path in sorted(nlu_directory.glob("*.yml")):
+def nlu_examples(nlu_directory: Path = paths.PROJECT_ROOT / "data/nlu",
+                 language: str = DEFAULT_LANGUAGE) -> Iterator[Tuple[str, int, str]]:
+    """(intent, line within the intent's examples, text) for every NLU training example of a
+    language (English in data/nlu, another language in data/nlu/<language>), entity annotations
+    removed."""
+    directory = nlu_directory if language == DEFAULT_LANGUAGE else nlu_directory / language
+    for path in sorted(directory.glob("*.yml")):
         with open(path, encoding="utf-8") as f:
             blocks = yaml.safe_load(f)["nlu"]
         for block in blocks:

@@ -19,10 +19,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Container, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Container, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
+from botox_clinic import language
+from botox_clinic.language import DEFAULT_LANGUAGE, fold_accents
 from botox_clinic.settings import get_settings
 
 # The key of the parse data (a message's NLU result) that carries a message's assessment.
@@ -35,84 +37,106 @@ OTHER_PERSON = "other_person"
 PAST = "past"
 
 _GAP = "~"
-_MAX_GAP = 3
-_NEGATION_WINDOW = 3
-
-# Context vocabulary, in canonical (lemmatised, lower-case) form.
-_SENTENCE_END = {".", "!", "?", "\n", "…"}
-_CLAUSE_BREAK = _SENTENCE_END | {",", ";", ":", "-", "–", "—", "(", ")", "but", "and", "so", "though",
-                                 "although", "however", "yet", "because", "plus"}
-_NEGATIONS = {"no", "not", "never", "without", "none", "nothing", "zero", "nope", "nor"}
-# "not sure", "can't stop choking", "don't know why": the negation is about something else.
-_PSEUDO_NEGATED = {"sure", "know", "think", "idea", "stop", "help", "only", "just", "wait", "even",
-                   "matter", "seem", "believe", "understand", "want", "like", "care"}
-_PRONOUNS_AFTER_INTERJECTION = {"i", "my", "me", "it", "its", "this", "the", "now"}
-_FIRST_PERSON = {"i", "me", "my", "mine", "myself"}
-# Anyone in general: never a carer's report about a patient in front of them.
-_GENERIC_PEOPLE = {"someone", "somebody", "anyone", "anybody", "people", "everyone", "others", "patients",
-                   "patient", "person", "one"}
-_THIRD_PARTY = _GENERIC_PEOPLE | {"sister", "brother", "mom", "mum", "mother", "dad", "father", "friend", "cousin", "wife",
-                "husband", "hubby", "son", "daughter", "aunt", "uncle", "grandma", "grandmother",
-                "grandpa", "grandfather", "nan", "neighbor", "neighbour", "coworker", "colleague",
-                "boss", "partner", "boyfriend", "girlfriend", "bf", "gf", "kid", "child", "baby", "sis", "bro",
-                "flatmate", "housemate", "influencer", "girl", "celebrity", "somebody's", "documentary",
-                "he", "she", "they", "him", "her", "his", "them", "their", "guy",
-                "woman", "man", "lady", "client", "bestie", "mate", "roommate", "fiance", "fiancee"}
-_AUX_STARTERS = {"do", "does", "did", "is", "are", "am", "was", "were", "can", "could", "will", "would",
-                 "should", "may", "might", "shall", "has", "have", "had"}
-_WH_STARTERS = {"what", "how", "why", "when", "which", "where", "who", "whats", "hows"}
-_SUBJECTS = {"i", "you", "it", "botox", "this", "that", "there", "the", "my", "people", "a", "an", "we",
-             "he", "she", "they", "your", "his", "her", "its", "anyone", "someone", "everyone", "u",
-             "these", "those", "injection", "injections", "treatment", "patients", "one"}
-_CONDITIONALS = {"if", "whether", "suppose", "supposing", "incase", "hypothetically", "unless"}
-_CONDITIONAL_PHRASES = [("in", "case"), ("what", "about"), ("what", "happen"), ("risk", "of"),
-                        ("chance", "of"), ("chance", "to")]
-_MODALS = {"will", "would", "might", "may", "can", "could", "should", "gonna", "shall"}
-_ACQUIRE = {"have", "get", "experience", "develop", "cause", "happen", "make", "lead", "give", "end",
-            "be", "start", "notice", "suffer"}
-_GENERIC_INFO = {"cause", "risk", "rare", "rarely", "common", "possible", "sometimes", "side", "you",
-                 "chance", "likely", "happen", "usually", "typically", "sign", "symptom", "mean", "serious",
-                 "dangerous", "normal"}
-_ONGOING = {"now", "still", "since", "currently", "today", "tonight", "again", "keep", "start", "begin",
-            "worse", "constantly", "continue", "anymore"}
-_ONGOING_PHRASES = [("right", "now"), ("this", "morning"), ("this", "evening"), ("at", "the", "moment"),
-                    ("all", "day")]
-_RESOLVED_PHRASES = [("go", "away"), ("go", "down"), ("clear", "up"), ("better", "now"),
-                     ("fine", "now"), ("ok", "now"), ("okay", "now"), ("normal", "now"), ("no", "longer"),
-                     ("not", "anymore"), ("use", "to"), ("back", "to", "normal"), ("wear", "off"),
-                     ("in", "the", "past"), ("back", "now"), ("be", "fine"), ("fine", "since"),
-                     ("perfect", "since"), ("even", "out"), ("sort", "itself"), ("nothing", "since"),
-                     ("fully", "better"), ("still", "be", "fine")]
-_RESOLVED = {"resolve", "recover", "recovered", "settle", "heal", "disappear", "subside", "fade", "clear",
-             "cleared"}
-_REMOTE_PAST_PHRASES = [("year", "ago"), ("month", "ago"), ("week", "ago"), ("a", "while", "ago"),
-                        ("long", "ago"), ("last", "year"), ("last", "time"), ("in", "the", "past"),
-                        ("use", "to"), ("back", "in"), ("when", "i", "be"), ("as", "a", "kid"),
-                        ("as", "a", "child"), ("as", "a", "teen"), ("as", "a", "teenager"), ("history", "of"),
-                        ("last", "month"), ("last", "week"), ("last", "yr"), ("last", "spring"),
-                        ("last", "summer"), ("last", "autumn"), ("last", "fall"), ("last", "winter")]
 # "in 2018": a year on its own is a past event's date.
 _YEAR = re.compile(r"^(19|20)\d\d$")
-# Someone's account passed on: "a colleague told me", "a woman in my group said", "I read about".
-_REPORTED_SPEECH = {"said", "told", "read", "heard", "watched", "saw", "posted"}
-# In a question, these make it a question about the symptom in general, even in the first person
-# ("what are the signs of an infection I should look for?"), unless something says it is ongoing.
-_GENERAL_QUESTION = {"sign", "signs", "symptom", "symptoms", "difference", "likely", "common", "rare", "ever",
-                     "risk", "chance", "look", "happen", "prevent", "avoid"}
-# Someone with the patient now: a carer's report, even as a question ("my son is next to me and
-# can't hold his head up, is that dangerous?").
-_PRESENT_PHRASES = [("with", "me"), ("next", "to", "me"), ("beside", "me"), ("she", "be", "here"),
-                    ("he", "be", "here"), ("they", "be", "here"), ("here", "with"), ("sit", "next", "to")]
-# A first-person report asked about ("should I be worried that I can't catch my breath tonight?",
-# "is it normal to feel this lightheaded?"): a report, not a question about the symptom in general.
-_REPORT_WRAPPERS = {"worry", "worried", "concern", "concerned", "normal", "why", "expect", "expected",
-                    "dangerous", "serious", "okay", "ok", "bad", "wrong"}
-# A question about the future ("will my lips be swollen after a lip flip?") asks about a possibility.
-_FUTURE_MODALS = {"will", "would", "might", "could", "may"}
-# Not "ago" alone: "twenty minutes ago" is now.
-_REMOTE_PAST = {"once", "previously", "previous"}
-_PAST_FORMS = {"was", "were", "had", "got", "did", "could", "went", "came", "felt", "became", "said",
-               "told", "gotten", "used", "began", "started", "drooped", "seemed", "looked"}
+
+
+@dataclass(frozen=True)
+class ContextWords:
+    """One language's context vocabulary (the `context` block of a language in clinic/red_flags.yml),
+    in canonical form: what makes a symptom phrase a question, a negation, someone else's or past.
+    Sets of words, and phrases as tuples of words; `*_forms` are surface forms (tense and person,
+    which lemmas lose)."""
+
+    sentence_end: frozenset
+    clause_break: frozenset  # with sentence_end
+    negations: frozenset
+    # "not sure", "can't stop choking", "don't know why": the negation is about something else.
+    pseudo_negated: frozenset
+    clitics: frozenset  # ...unless one of these follows it ("no se me ha trabado": a negation)
+    emphatic_in_gap: frozenset  # negations that negate nothing inside a phrase
+    wrapper_conditional_phrases: tuple  # a conditional ending one of these asks about now
+    # "no i cant breathe": an answer, not a negation of what follows.
+    interjection_negations: frozenset
+    pronouns_after_interjection: frozenset
+    first_person: frozenset
+    first_person_forms: frozenset  # verbs that carry the person where no pronoun is said ("puedo")
+    # "my sister" is someone else; "she told me"; "a friend of mine".
+    first_person_possessive: frozenset
+    first_person_object: frozenset
+    telling_verbs: frozenset
+    first_person_independent: frozenset
+    of_words: frozenset
+    # Anyone in general: never a carer's report about a patient in front of them.
+    generic_people: frozenset
+    third_party: frozenset  # with generic_people
+    aux_starters: frozenset
+    wh_starters: frozenset
+    subjects: frozenset
+    conditionals: frozenset
+    conditional_phrases: tuple
+    modals: frozenset
+    negation_after_modal: frozenset
+    self_after_modal: frozenset
+    going_to_phrases: tuple  # "am i going to have...": a possibility
+    acquire: frozenset
+    generic_info: frozenset
+    ongoing: frozenset
+    ongoing_phrases: tuple
+    now_words: frozenset
+    resolved_phrases: tuple
+    resolved: frozenset
+    remote_past_phrases: tuple
+    # Not "ago" alone: "twenty minutes ago" is now.
+    remote_past: frozenset
+    # Someone's account passed on: "a colleague told me", "a woman in my group said", "I read about".
+    reported_speech: frozenset
+    # In a question, these make it a question about the symptom in general, even in the first person
+    # ("what are the signs of an infection I should look for?"), unless something says it is ongoing.
+    general_question: frozenset
+    # Someone with the patient now: a carer's report, even as a question ("my son is next to me and
+    # can't hold his head up, is that dangerous?").
+    present_phrases: tuple
+    # A first-person report asked about ("should I be worried that I can't catch my breath
+    # tonight?", "is it normal to feel this lightheaded?"): a report, not a question in general.
+    report_wrappers: frozenset
+    # A question about the future ("will my lips be swollen after a lip flip?") asks about a possibility.
+    future_modals: frozenset
+    past_forms: frozenset
+    # Spanish is written with and without accents: compare words without them.
+    fold_accents: bool = False
+    # Match lemmas (English) or the words as written, with prefixes in the patterns ("trag*": the
+    # Spanish lemma table is too noisy for SMS spelling: "parpado" is a form of "parpar").
+    lemmas: bool = True
+    # How many other words a pattern's ~ may stand for.
+    max_gap: int = 3
+    # How many words before a symptom phrase a negation may be.
+    negation_window: int = 3
+
+    # Compared with the message's surface words (lower case), not its lemmas.
+    SURFACE = ("sentence_end", "clause_break", "aux_starters", "wh_starters", "past_forms", "first_person_forms",
+               "reported_speech")
+    OPTIONS = ("fold_accents", "lemmas", "max_gap", "negation_window")
+
+    @classmethod
+    def from_rules(cls, context: dict) -> "ContextWords":
+        """From a language's `context` block, whose words are in canonical form (accents folded
+        where the language says so)."""
+        unknown = set(context) - set(cls.__annotations__)
+        if unknown:
+            raise ValueError(f"unknown context entries in the red-flag rules: {sorted(unknown)}")
+        fold = bool(context.get("fold_accents"))
+        values: Dict[str, Any] = {"fold_accents": fold, "lemmas": bool(context.get("lemmas", True)),
+                                  "max_gap": int(context.get("max_gap", 3)),
+                                  "negation_window": int(context.get("negation_window", 3))}
+        for name, kind in cls.__annotations__.items():
+            if name in cls.OPTIONS:
+                continue
+            entries = [fold_accents(str(e)) if fold else str(e) for e in context.get(name) or []]
+            values[name] = tuple(tuple(e.split()) for e in entries) if kind == "tuple" else frozenset(entries)
+        values["clause_break"] = values["clause_break"] | values["sentence_end"]
+        values["third_party"] = values["third_party"] | values["generic_people"]
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -150,14 +174,35 @@ def _contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
     return any(tuple(words[i:i + n]) == tuple(phrase) for i in range(len(words) - n + 1))
 
 
+def language_rules(rules: dict, language: str) -> dict:
+    """One language's view of the rules file: English is the top level; another language's block
+    (`es:`) has its own context, groups, spellings, worsening words, and each category's patterns
+    and unless_with, while the tiers, labels and combinations are shared."""
+    if language == DEFAULT_LANGUAGE:
+        return rules
+    block = rules[language]
+    categories = {name: {**cat, "patterns": block["patterns"].get(name) or [],
+                         "unless_with": (block.get("unless_with") or {}).get(name) or []}
+                  for name, cat in rules["categories"].items()}
+    return {**rules, **{k: block.get(k) for k in ("context", "groups", "spellings", "worsening")},
+            "categories": categories}
+
+
 class RedFlagDetector:
-    def __init__(self, nlp, rules: dict):
+    """The rules of one language over that language's spaCy pipeline."""
+
+    def __init__(self, nlp, rules: dict, language: str = DEFAULT_LANGUAGE):
         from spacy.matcher import Matcher
 
+        rules = language_rules(rules, language)
+        self.language = language
         self._nlp = nlp
-        self._spellings = {str(k).lower(): str(v).lower() for k, v in (rules.get("spellings") or {}).items()}
-        self._known_words, self._inflected_words = self._english_words(nlp)
         self._typo_targets: List[str] = []  # filled once the patterns are known, below
+        self.context = ContextWords.from_rules(rules.get("context") or {})
+        self._fold = self.context.fold_accents
+        self._spellings = {self._fold_word(str(k).lower()): str(v).lower()
+                           for k, v in (rules.get("spellings") or {}).items()}
+        self._known_words, self._inflected_words = self._language_words(nlp)
         self._categories = rules["categories"]
         # Higher is more serious: "emergency" above "urgent" (clinic/red_flags.yml, tiers).
         self.tier_rank = {name: int(tier["rank"]) for name, tier in rules["tiers"].items()}
@@ -177,14 +222,14 @@ class RedFlagDetector:
                     pattern, gap_positions = [], set()
                     for tok in tokens:
                         if tok == _GAP:
-                            for _ in range(_MAX_GAP):
+                            for _ in range(self.context.max_gap):
                                 gap_positions.add(len(pattern))
                                 pattern.append({"IS_PUNCT": False, "OP": "?"})
                         else:
                             optional = tok.endswith("?") and len(tok) > 1
                             alternatives = [a for a in tok.rstrip("?").split("|") if a]
-                            symptom_words.update(a for a in alternatives if len(a) >= 5)
-                            spec = {"ORTH": {"IN": alternatives}}
+                            symptom_words.update(a for a in alternatives if len(a) >= 5 and not a.endswith("*"))
+                            spec = {"ORTH": _token_spec(alternatives)}
                             if optional:
                                 spec["OP"] = "?"
                             pattern.append(spec)
@@ -197,24 +242,26 @@ class RedFlagDetector:
     # Construction helpers
     # ---------------------------------------------------------------------------------------
     @classmethod
-    def from_files(cls, pipeline_path: Path, rules_path: Path) -> "RedFlagDetector":
+    def from_files(cls, pipeline_path: Path, rules_path: Path, language: str = DEFAULT_LANGUAGE) -> "RedFlagDetector":
         import spacy
 
         with open(rules_path, encoding="utf-8") as f:
             rules = yaml.safe_load(f)
-        return cls(spacy.load(pipeline_path), rules)
+        return cls(spacy.load(pipeline_path), rules, language)
 
-    @staticmethod
-    def _english_words(nlp) -> Tuple[Set[str], Container[str]]:
-        """Words known to be English, never typo-corrected: lemmas and stop words (a set), and the
-        inflected forms the lemma table maps (the table itself: its keys are hashed strings).
+    def _language_words(self, nlp) -> Tuple[Set[str], Container[str]]:
+        """Words known to be of the language, never typo-corrected: lemmas and stop words (a set),
+        and the inflected forms the lemma table maps (the table itself: its keys are hashed strings).
         Without the inflected forms "fewer" was one letter from "fever" ("fewer migraines")."""
-        words = {w.lower() for w in nlp.Defaults.stop_words}
+        words = {self._fold_word(w.lower()) for w in nlp.Defaults.stop_words}
         try:
             table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
         except (KeyError, ValueError):
             return words, {}
-        return words | {str(v).lower() for v in table.values()}, table
+        return words | {self._fold_word(str(v).lower()) for v in table.values()}, table
+
+    def _fold_word(self, word: str) -> str:
+        return fold_accents(word) if self._fold else word
 
     def _canonical_phrase(self, phrase: str) -> str:
         """Canonical form of a phrase from the rules file, keeping the pattern syntax intact."""
@@ -224,12 +271,18 @@ class RedFlagDetector:
                 out.append(word)
                 continue
             optional = word.endswith("?") and len(word) > 1
-            alts = [" ".join(self._canonical_words(self._nlp(a))[0]) for a in word.rstrip("?").split("|")]
+            alts = [self._canonical_alternative(a) for a in word.rstrip("?").split("|")]
             if len(alts) > 1 and any(" " in a for a in alts):
                 # "can not" is two tokens: it can be a group entry or its own pattern, not an alternative.
                 raise ValueError(f"alternative {word!r} in {phrase!r} is more than one word")
             out.append("|".join(alts) + ("?" if optional else ""))
         return " ".join(out)
+
+    def _canonical_alternative(self, word: str) -> str:
+        """"swallowing" -> "swallow"; a prefix ("trag*") keeps its star."""
+        prefix = word.endswith("*") and len(word) > 1
+        canonical = " ".join(self._canonical_words(self._nlp(word.rstrip("*")))[0])
+        return canonical + "*" if prefix else canonical
 
     def _expand(self, source: str, groups: Dict[str, List[str]]) -> Iterable[List[str]]:
         """Expand @groups (whose entries may be several words) into plain token lists."""
@@ -262,10 +315,10 @@ class RedFlagDetector:
         for tok in doc:
             if tok.is_space and "\n" not in tok.text:
                 continue
-            low = "\n" if tok.is_space else tok.lower_.replace("’", "'")
+            low = "\n" if tok.is_space else self._fold_word(tok.lower_.replace("’", "'"))
             mapped = self._spellings.get(low)
             if mapped is None:
-                lemma = (tok.lemma_ or low).lower()
+                lemma = self._fold_word((tok.lemma_ or low).lower()) if self.context.lemmas else low
                 mapped = self._correct_typo(low) or self._spellings.get(lemma, lemma)
             for w in mapped.split() or [low]:
                 words.append(w)
@@ -290,7 +343,7 @@ class RedFlagDetector:
         for match_id, start, end, alignment in self._matcher(cdoc, with_alignments=True):
             category, gap_positions = self._patterns[self._nlp.vocab.strings[match_id]]
             cat = self._categories[category]
-            clause_start, clause_end = _bounds(words, start, _CLAUSE_BREAK)
+            clause_start, clause_end = _bounds(words, start, self.context.clause_break)
             clause = words[clause_start:clause_end]
             if self._unless[category] & set(clause) or any(
                     " " in u and _contains_phrase(clause, u.split()) for u in self._unless[category]):
@@ -308,61 +361,71 @@ class RedFlagDetector:
         return Assessment(tuple(findings), tier, tuple(reasons))
 
     def _context(self, words, surface, start, end, clause_start, clause_end, gap_words) -> str:
+        c = self.context
         clause = words[clause_start:clause_end]
         before = words[clause_start:start]
-        sent_start, sent_end = _bounds(words, start, _SENTENCE_END)
+        sent_start, sent_end = _bounds(words, start, c.sentence_end)
         outside = words[sent_start:start] + words[end:sent_end]
 
         if self._negated(before, gap_words):
             return NEGATED
-        first_person = _first_person(clause)
-        question = _is_question(words, surface, sent_start, sent_end)
+        first_person = _first_person(c, clause, surface[clause_start:clause_end])
+        question = _is_question(c, words, surface, sent_start, sent_end)
         sentence_surface = set(surface[sent_start:sent_end])
-        present = any(_contains_phrase(words, p) for p in _PRESENT_PHRASES)
-        if _third_party(words[sent_start:sent_end]) and (_REPORTED_SPEECH & sentence_surface) and not (
-                _ONGOING & set(clause)) and not present:
+        present = any(_contains_phrase(words, p) for p in c.present_phrases)
+        third_party = bool(c.third_party & set(clause))
+        if (c.third_party & set(words[sent_start:sent_end])) and (c.reported_speech & sentence_surface) and not (
+                c.ongoing & set(clause)) and not present:
             return OTHER_PERSON  # "my friend said her eyelid drooped": an account passed on
-        if _third_party(clause) and not first_person and present and not _GENERIC_PEOPLE & set(clause):
+        if present and not first_person and not c.generic_people & set(clause) and (
+                third_party or c.third_party & set(words[sent_start:sent_end])):
             return REPORT
-        if _third_party(clause) and not first_person:
+        if third_party and not first_person:
             # "my mum can't breathe" is a carer reporting an emergency; "my sister couldn't
             # swallow" or "my friend has a droopy eye, is that normal?" is an anecdote or question.
-            if (question or _GENERIC_PEOPLE & set(clause) or _hypothetical(before, question)
-                    or _past_tense(surface[clause_start:clause_end])):
+            if (question or c.generic_people & set(clause) or _hypothetical(c, before, question)
+                    or c.past_forms & set(surface[clause_start:clause_end])):
                 return OTHER_PERSON
             return REPORT
-        ongoing = bool(_ONGOING & set(clause)) or any(_contains_phrase(clause, p) for p in _ONGOING_PHRASES)
-        resolved = bool(_RESOLVED & set(outside)) or any(_contains_phrase(outside, p) for p in _RESOLVED_PHRASES)
+        ongoing = bool(c.ongoing & set(clause)) or any(_contains_phrase(clause, p) for p in c.ongoing_phrases)
+        resolved = bool(c.resolved & set(outside)) or any(_contains_phrase(outside, p) for p in c.resolved_phrases)
         sentence = words[sent_start:sent_end]
-        remote = bool(_REMOTE_PAST & set(clause)) or any(
-            _contains_phrase(sentence, p) for p in _REMOTE_PAST_PHRASES) or any(_YEAR.match(w) for w in sentence)
+        remote = bool(c.remote_past & set(clause)) or any(
+            _contains_phrase(sentence, p) for p in c.remote_past_phrases) or any(_YEAR.match(w) for w in sentence)
         if (resolved or remote) and not ongoing:
             return PAST
-        conditional = bool(_CONDITIONALS & set(before))
-        if question and first_person and not conditional and (ongoing or _REPORT_WRAPPERS & set(sentence)):
+        conditional = any(w in c.conditionals and not any(tuple(before[i + 1 - len(p):i + 1]) == p
+                                                           for p in c.wrapper_conditional_phrases)
+                          for i, w in enumerate(before))
+        if question and first_person and not conditional and (ongoing or c.report_wrappers & set(sentence)):
             return REPORT
-        if _hypothetical(before, question):
+        if _hypothetical(c, before, question):
             return QUESTION
-        if question and not ongoing and (_GENERAL_QUESTION & set(sentence) or (
-                words[sent_start] in _FUTURE_MODALS and "now" not in sentence)):
+        if question and not ongoing and (c.general_question & set(sentence) or (
+                words[sent_start] in c.future_modals and not c.now_words & set(sentence))):
             return QUESTION
-        if not first_person and (question or _GENERIC_INFO & set(clause)):
+        if not first_person and (question or c.generic_info & set(clause)):
             return QUESTION
         return REPORT
 
-    @staticmethod
-    def _negated(before: Sequence[str], gap_words: Sequence[str]) -> bool:
-        window = list(before[-_NEGATION_WINDOW:])
+    def _negated(self, before: Sequence[str], gap_words: Sequence[str]) -> bool:
+        c = self.context
+        window = list(before[-c.negation_window:])
         for i, w in enumerate(window):
-            if w not in _NEGATIONS:
+            if w not in c.negations:
                 continue
             nxt = window[i + 1] if i + 1 < len(window) else None
-            if nxt in _PSEUDO_NEGATED:
+            if nxt in c.pseudo_negated and not (i + 2 < len(window) and window[i + 2] in c.clitics):
                 continue
-            if w in {"no", "nope"} and (nxt in _PRONOUNS_AFTER_INTERJECTION):
+            if w in c.interjection_negations and (nxt in c.pronouns_after_interjection):
                 continue  # "no i cant breathe": an answer, not a negation of what follows
             return True
-        return any(w in _NEGATIONS for w in gap_words)
+        return any(w in c.negations and w not in c.emphatic_in_gap for w in gap_words)
+
+    def tier_of(self, findings: Sequence[Finding]) -> Tuple[Optional[str], Tuple[str, ...]]:
+        """The tier and reasons of these findings alone (no words to say it is getting worse)."""
+        tier, reasons = self._tier(findings, [], [])
+        return tier, tuple(reasons)
 
     def _tier(self, findings, words, spans) -> Tuple[Optional[str], List[str]]:
         reported = {f.category: f for f in findings if f.context == REPORT}
@@ -386,6 +449,17 @@ class RedFlagDetector:
 # ---------------------------------------------------------------------------------------------
 # Small pure helpers
 # ---------------------------------------------------------------------------------------------
+def _token_spec(alternatives: Sequence[str]) -> dict:
+    """A Matcher token spec for a pattern word's alternatives; "trag*" is any word starting "trag"."""
+    if not any(a.endswith("*") for a in alternatives):
+        return {"IN": list(alternatives)}
+    options = [re.escape(a[:-1]) + ".*" if a.endswith("*") else re.escape(a) for a in alternatives]
+    return {"REGEX": "^(?:" + "|".join(options) + ")$"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers of the context rules
+# ---------------------------------------------------------------------------------------------
 def _bounds(words: Sequence[str], index: int, breaks: set) -> Tuple[int, int]:
     start = index
     while start > 0 and words[start - 1] not in breaks:
@@ -398,25 +472,21 @@ def _bounds(words: Sequence[str], index: int, breaks: set) -> Tuple[int, int]:
     return start, end
 
 
-def _first_person(clause: Sequence[str]) -> bool:
+def _first_person(c: ContextWords, clause: Sequence[str], surface: Sequence[str]) -> bool:
     for i, w in enumerate(clause):
-        if w in _FIRST_PERSON:
+        if w in c.first_person:
             nxt = clause[i + 1] if i + 1 < len(clause) else None
-            if w == "my" and (nxt in _THIRD_PARTY or set(clause[i + 1:i + 3]) & _THIRD_PARTY):
+            if w in c.first_person_possessive and (nxt in c.third_party or set(clause[i + 1:i + 3]) & c.third_party):
                 continue  # "my sister", "my best friend" is someone else
-            if w == "me" and i and clause[i - 1] in {"tell", "told", "show", "send"}:
+            if w in c.first_person_object and i and clause[i - 1] in c.telling_verbs:
                 continue  # "she told me"
-            if w == "mine" and i and clause[i - 1] == "of":
+            if w in c.first_person_independent and i and clause[i - 1] in c.of_words:
                 continue  # "a friend of mine"
             return True
-    return False
+    return bool(c.first_person_forms & set(surface))
 
 
-def _third_party(clause: Sequence[str]) -> bool:
-    return bool(_THIRD_PARTY & set(clause))
-
-
-def _is_question(words: Sequence[str], surface: Sequence[str], start: int, end: int) -> bool:
+def _is_question(c: ContextWords, words: Sequence[str], surface: Sequence[str], start: int, end: int) -> bool:
     if "?" in words[start:end]:
         return True
     sentence = [i for i in range(start, end) if words[i].strip()]
@@ -424,29 +494,25 @@ def _is_question(words: Sequence[str], surface: Sequence[str], start: int, end: 
         return False
     first = surface[sentence[0]]
     nxt = words[sentence[1]] if len(sentence) > 1 else None
-    if first in _WH_STARTERS:
+    if first in c.wh_starters:
         return True
     # "can i...", "is it..." are questions; "cant swallow", "am having trouble" are statements.
-    return first in _AUX_STARTERS and nxt in _SUBJECTS
+    return first in c.aux_starters and nxt in c.subjects
 
 
-def _hypothetical(before: Sequence[str], question: bool) -> bool:
-    if _CONDITIONALS & set(before) or any(_contains_phrase(before, p) for p in _CONDITIONAL_PHRASES):
+def _hypothetical(c: ContextWords, before: Sequence[str], question: bool) -> bool:
+    if c.conditionals & set(before) or any(_contains_phrase(before, p) for p in c.conditional_phrases):
         return True
     if not question:
         return False
-    if _contains_phrase(before, ("go", "to")):
+    if any(_contains_phrase(before, p) for p in c.going_to_phrases):
         return True  # "am i going to have..."
     # "will i get...", "can botox make...", "could you end up with...": asking about a possibility.
     for i, w in enumerate(before):
-        if w in _MODALS and (i + 1 >= len(before) or before[i + 1] != "not"):
-            if _ACQUIRE & set(before[i + 1:i + 4]) or (i + 1 < len(before) and before[i + 1] not in {"i", "my"}):
+        if w in c.modals and (i + 1 >= len(before) or before[i + 1] not in c.negation_after_modal):
+            if c.acquire & set(before[i + 1:i + 4]) or (i + 1 < len(before) and before[i + 1] not in c.self_after_modal):
                 return True
     return False
-
-
-def _past_tense(clause: Sequence[str]) -> bool:
-    return bool(_PAST_FORMS & set(clause))
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -466,14 +532,54 @@ def _one_edit(a: str, b: str) -> bool:
     return short[i:] == long_[i + 1:]
 
 
+class RedFlagRules:
+    """The rules of every language, each over its own pipeline, on every message: a Spanish report
+    in a conversation taken for English (or the reverse) still escalates, whatever language the
+    conversation is in. Where two languages' rules find the same words, the message's language
+    decides how they were meant ("ni fiebre ni pus" is a Spanish negation, which the English rules
+    do not know); where that language is unsure, or only one language's rules find the words, every
+    finding counts, at the highest tier."""
+
+    # lingua's confidence above which a message is taken to be in its language.
+    CONFIDENT = 0.8
+
+    def __init__(self, detectors: Sequence[RedFlagDetector]):
+        self.detectors = tuple(detectors)
+        self.tier_rank = self.detectors[0].tier_rank
+
+    def assess(self, text: str) -> Assessment:
+        assessments = [detector.assess(text) for detector in self.detectors]
+        found = [a for a in assessments if a.findings]
+        if len(found) <= 1:
+            return found[0] if found else assessments[0]
+        detection = language.detect(text)
+        languages = [detector.language for detector in self.detectors]
+        if detection.confidence >= self.CONFIDENT and detection.language in languages:
+            own = assessments[languages.index(detection.language)]
+            spans = [(f.start, f.end) for f in own.findings]
+            for i, (detector, other) in enumerate(zip(self.detectors, assessments)):
+                kept = tuple(f for f in other.findings if not any(f.start < e and b < f.end for b, e in spans))
+                if other is not own and kept != other.findings:
+                    assessments[i] = Assessment(kept, *detector.tier_of(kept))
+        findings = tuple(f for a in assessments for f in a.findings)
+        tiers = [a.tier for a in assessments if a.tier]
+        tier = max(tiers, key=self.tier_rank.get) if tiers else None
+        return Assessment(findings, tier, tuple(sorted({r for a in assessments for r in a.reasons})))
+
+
 @lru_cache(maxsize=None)
-def load_detector(pipeline_path: str, rules_path: str) -> RedFlagDetector:
-    """One detector per (pipeline, rules) pair per process: building the matcher takes a moment."""
-    return RedFlagDetector.from_files(Path(pipeline_path), Path(rules_path))
+def load_detector(pipeline_path: str, rules_path: str, language: str = DEFAULT_LANGUAGE) -> RedFlagDetector:
+    """One detector per (pipeline, rules, language) per process: building the matcher takes a moment."""
+    return RedFlagDetector.from_files(Path(pipeline_path), Path(rules_path), language)
 
 
-def configured_detector() -> RedFlagDetector:
-    """The detector over the configured spaCy pipeline and rules file (SPACY_PIPELINE, RED_FLAG_RULES):
-    the one configuration every process uses."""
+@lru_cache(maxsize=None)
+def load_rules(pipelines: Tuple[Tuple[str, str], ...], rules_path: str) -> RedFlagRules:
+    return RedFlagRules([load_detector(pipeline, rules_path, language) for language, pipeline in pipelines])
+
+
+def configured_detector() -> RedFlagRules:
+    """The rules of every language over the configured spaCy pipelines and rules file
+    (SPACY_PIPELINE, SPACY_PIPELINE_ES, RED_FLAG_RULES): the one configuration every process uses."""
     settings = get_settings()
-    return load_detector(settings.spacy_pipeline, settings.red_flag_rules)
+    return load_rules((("en", settings.spacy_pipeline), ("es", settings.spacy_pipeline_es)), settings.red_flag_rules)

@@ -139,6 +139,7 @@ class InboxSettings:
 class Settings:
     clinic: ClinicSettings
     spacy_pipeline: str
+    spacy_pipeline_es: str  # the Spanish one, for the Spanish red-flag rules
     red_flag_rules: str
     # The clinic records database: escalations and their deliveries, SMS opt-outs and offered
     # choices, appointments and outreach (botox_clinic/records.py).
@@ -343,6 +344,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
     return Settings(
         clinic=load_clinic(str(paths.resolve(get("CLINIC_SETTINGS_FILE", str(paths.CLINIC_SETTINGS))))),
         spacy_pipeline=str(paths.resolve(get("SPACY_PIPELINE", str(paths.SPACY_PIPELINE)))),
+        spacy_pipeline_es=str(paths.resolve(get("SPACY_PIPELINE_ES", str(paths.SPACY_PIPELINE_ES)))),
         red_flag_rules=str(paths.resolve(get("RED_FLAG_RULES", str(paths.RED_FLAG_RULES)))),
         # ESCALATION_DB_URL is the variable's old name, still accepted.
         records_db_url=get("RECORDS_DB_URL", get("ESCALATION_DB_URL", f"sqlite:///{paths.default_records_file()}")),

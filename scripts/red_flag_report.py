@@ -1,7 +1,9 @@
 """Recall and false escalations of the two red-flag detectors on the red-flag corpus, per category
 and per framing, on the held-out part (never tuned on) beside the training part.
 
-    python -m scripts.red_flag_report [--language en] [--show-failures]      # `make red-flags`
+    python -m scripts.red_flag_report [--language en|es] [--show-failures]      # `make red-flags`
+
+Each language is reported on its own (both by default), and each must meet the bar.
 
 A report counts as caught when it is escalated at its tier or higher; "asked" reports got "Is this
 happening to you now?" instead (not counted as caught). A look-alike counts as a false escalation
@@ -17,6 +19,7 @@ from collections import defaultdict
 from typing import Dict, List, Sequence
 
 from botox_clinic import paths, red_flag_corpus
+from botox_clinic.language import LANGUAGES
 from botox_clinic.red_flag_model import ASK, ESCALATE, ReportModel
 from scripts.red_flag_corpus_tools import assess
 
@@ -54,13 +57,18 @@ def table(title: str, rows: Dict[str, Dict[str, List[str]]]) -> List[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.red_flag_report", description=__doc__.splitlines()[0])
-    parser.add_argument("--language", default="en")
+    parser.add_argument("--language", choices=LANGUAGES, help="one language (default: each in turn)")
     parser.add_argument("--show-failures", action="store_true", help="list the held-out part's misses and false alarms")
     parser.add_argument("--min-recall", type=float, default=1.0, help="held-out reports caught at their tier (1.0)")
     parser.add_argument("--max-false-rate", type=float, default=0.03, help="held-out look-alikes escalated (0.03)")
     args = parser.parse_args(argv)
     model = ReportModel.load(paths.RED_FLAG_MODEL)
-    examples = red_flag_corpus.load(languages=[args.language])
+    met = [report(model, language, args) for language in ([args.language] if args.language else LANGUAGES)]
+    return 0 if all(met) else 1
+
+
+def report(model: ReportModel, language: str, args) -> bool:
+    examples = red_flag_corpus.load(languages=[language])
     training, held_out = red_flag_corpus.split(examples)
     by_category: Dict[str, Dict[str, List[str]]] = defaultdict(lambda: defaultdict(list))
     by_framing: Dict[str, Dict[str, List[str]]] = defaultdict(lambda: defaultdict(list))
@@ -82,7 +90,7 @@ def main(argv=None) -> int:
         reports = counts["caught"] + counts["under-tiered"] + counts["asked"] + counts["missed"]
         looks = counts["false escalation"] + counts["quiet"] + counts["asked-lookalike"]
         totals[part] = (counts, reports, looks)
-    print(f"Red-flag corpus ({args.language}): {len(examples)} messages, {len(held_out)} held out "
+    print(f"Red-flag corpus ({language}): {len(examples)} messages, {len(held_out)} held out "
           f"(seed {red_flag_corpus.SPLIT_SEED!r}, by group). Thresholds: {model.thresholds}\n")
     print("\n".join(table("category", by_category)) + "\n")
     print("\n".join(table("framing", by_framing)) + "\n")
@@ -97,9 +105,9 @@ def main(argv=None) -> int:
                   f"{decision.action:10} {example.text!r}")
     counts, reports, looks = totals["held-out"]
     ok = counts["caught"] >= args.min_recall * reports and counts["false escalation"] <= args.max_false_rate * looks
-    print(f"held-out bar (recall >= {args.min_recall:.1%} at the right tier or higher, false escalations <= "
-          f"{args.max_false_rate:.1%}): " + ("met" if ok else "NOT MET"))
-    return 0 if ok else 1
+    print(f"{language} held-out bar (recall >= {args.min_recall:.1%} at the right tier or higher, false escalations <= "
+          f"{args.max_false_rate:.1%}): " + ("met" if ok else "NOT MET") + "\n")
+    return ok
 
 
 if __name__ == "__main__":
