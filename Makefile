@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 LOCK := requirements/requirements.lock
 MODEL_LOCK := requirements/model.lock
 SPACY_PIPELINE := build/spacy/en_botox_lookup
+SPACY_PIPELINE_ES := build/spacy/es_botox_lookup
 SENTENCE_ENCODER := build/encoder/all-MiniLM-L6-v2
+# The multilingual encoder (Universal Sentence Encoder multilingual v3), run beside MiniLM (config.yml).
+MULTILINGUAL_ENCODER := build/encoder/use-multilingual-v3
 RED_FLAG_MODEL := build/red_flag_model
 INSTALLED := $(VENV)/.installed
 
@@ -23,22 +26,31 @@ $(INSTALLED): $(LOCK) $(MODEL_LOCK)
 	touch $@
 
 $(SPACY_PIPELINE)/meta.json: $(INSTALLED) scripts/build_spacy_pipeline.py
-	$(PY) scripts/build_spacy_pipeline.py $(SPACY_PIPELINE)
+	$(PY) -m scripts.build_spacy_pipeline $(SPACY_PIPELINE) en
+
+$(SPACY_PIPELINE_ES)/meta.json: $(INSTALLED) scripts/build_spacy_pipeline.py
+	$(PY) -m scripts.build_spacy_pipeline $(SPACY_PIPELINE_ES) es
 
 $(SENTENCE_ENCODER)/model.onnx: $(INSTALLED) scripts/build_sentence_encoder.py
 	$(PY) scripts/build_sentence_encoder.py $(SENTENCE_ENCODER)
 
+# encoder.json is written last, once model.onnx and tokenizer.json are there.
+$(MULTILINGUAL_ENCODER)/encoder.json: $(INSTALLED) scripts/build_multilingual_encoder.py
+	$(PY) scripts/build_multilingual_encoder.py $(MULTILINGUAL_ENCODER)
+
 # The learned red-flag detector, from the training part of the red-flag corpus.
-$(RED_FLAG_MODEL)/model.json: $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.onnx scripts/build_red_flag_model.py \
-		botox_clinic/red_flag_model.py botox_clinic/red_flag_corpus.py botox_clinic/red_flags.py clinic/red_flags.yml \
-		$(wildcard corpora/red_flags/*/*.yml) $(wildcard data/nlu/*.yml)
+$(RED_FLAG_MODEL)/model.json: $(SPACY_PIPELINE)/meta.json $(SPACY_PIPELINE_ES)/meta.json $(SENTENCE_ENCODER)/model.onnx \
+		$(MULTILINGUAL_ENCODER)/encoder.json \
+		scripts/build_red_flag_model.py botox_clinic/red_flag_model.py botox_clinic/red_flag_corpus.py botox_clinic/red_flags.py \
+		botox_clinic/language.py clinic/red_flags.yml $(wildcard corpora/red_flags/*/*.yml) $(wildcard data/nlu/*.yml) \
+		$(wildcard data/nlu/es/*.yml)
 	SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m scripts.build_red_flag_model $(RED_FLAG_MODEL)
 
 # The web chat widget's Socket.IO client, pinned in web/package-lock.json and served by the assistant.
 web/node_modules/.package-lock.json: web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --silent
 
-install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(SENTENCE_ENCODER)/model.onnx web/node_modules/.package-lock.json ## create .venv from the lock file, build the spaCy pipeline and the sentence encoder, fetch the widget's client
+install: $(INSTALLED) $(SPACY_PIPELINE)/meta.json $(SPACY_PIPELINE_ES)/meta.json $(SENTENCE_ENCODER)/model.onnx $(MULTILINGUAL_ENCODER)/encoder.json web/node_modules/.package-lock.json ## create .venv from the lock file, build the spaCy pipelines and the sentence encoders, fetch the widget's client
 
 system-packages: ## install the Debian packages the tests start for real (PostgreSQL, Chromium, Redis, nginx), if missing
 	@scripts/system_packages.sh

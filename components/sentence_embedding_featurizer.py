@@ -3,7 +3,7 @@
 The intent classifier gets the embedding as a dense sentence-level feature next to the count
 features: the counts keep exact wording ("touch up", typos via character n-grams), the embedding
 carries meaning for wording the training data never had. See scripts/build_sentence_encoder.py
-for where the model comes from.
+and scripts/build_multilingual_encoder.py for where the models come from.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def _encoder(directory: str) -> SentenceEncoder:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
-    """Adds all-MiniLM-L6-v2's embedding of the message text as a sentence feature."""
+    """Adds a sentence encoder's embedding of the message text as a sentence feature (config.yml
+    names the encoder: all-MiniLM-L6-v2, and the multilingual Universal Sentence Encoder)."""
 
     @staticmethod
     def required_packages() -> List[Text]:

@@ -52,14 +52,15 @@ def test_the_boundary_check_sees_a_forbidden_import():
 
 def test_build_paths_are_named_alike_in_the_makefile_config_and_dockerfiles():
     relative = {name: getattr(paths, name).relative_to(ROOT).as_posix()
-                for name in ("SPACY_PIPELINE", "SENTENCE_ENCODER")}
+                for name in ("SPACY_PIPELINE", "SPACY_PIPELINE_ES", "SENTENCE_ENCODER", "MULTILINGUAL_ENCODER")}
     makefile = (ROOT / "Makefile").read_text()
     for name, path in relative.items():
         assert re.search(rf"^{name} := {re.escape(path)}$", makefile, re.M), name
-    pipeline = {step["name"]: step for step in load_yaml(ROOT / "config.yml")["pipeline"]}
-    assert pipeline["SpacyNLP"]["model"] == relative["SPACY_PIPELINE"]
-    assert pipeline["components.sentence_embedding_featurizer.SentenceEmbeddingFeaturizer"]["model"] == \
-        relative["SENTENCE_ENCODER"]
+    steps = load_yaml(ROOT / "config.yml")["pipeline"]
+    assert next(step for step in steps if step["name"] == "SpacyNLP")["model"] == relative["SPACY_PIPELINE"]
+    featurizers = [step["model"] for step in steps
+                   if step["name"] == "components.sentence_embedding_featurizer.SentenceEmbeddingFeaturizer"]
+    assert featurizers == [directory.relative_to(ROOT).as_posix() for directory in paths.SENTENCE_ENCODERS]
     named = set(re.findall(r"build/(?:spacy|encoder)/[\w.-]+", (ROOT / "deploy/Dockerfile.rasa").read_text()))
     assert named == set(relative.values())
 

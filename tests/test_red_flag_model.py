@@ -81,7 +81,9 @@ def test_the_built_model_reads_back_the_same(tmp_path):
     model = ReportModel.load(paths.RED_FLAG_MODEL)
     model.save(tmp_path)
     again = ReportModel.load(tmp_path)
-    embedding = np.ones(384) / np.sqrt(384)
+    from scripts.red_flag_corpus_tools import embeddings
+
+    embedding = embeddings(["i cant breathe"])[0]
     assert again.verdict("i cant breathe", embedding) == model.verdict("i cant breathe", embedding)
     assert again.thresholds == model.thresholds
 
@@ -103,15 +105,14 @@ def test_the_nlu_component_gives_every_entity_its_span(detector):
     from rasa.shared.nlu.training_data.features import Features
     from rasa.shared.nlu.training_data.message import Message
 
-    from botox_clinic import paths
     from components.red_flag_detector import RedFlagDetector
-    from components.sentence_encoder import SentenceEncoder
+    from scripts.red_flag_corpus_tools import embeddings
 
     component = RedFlagDetector(RedFlagDetector.get_default_config())
-    encoder = SentenceEncoder(paths.SENTENCE_ENCODER)
-    for text in ("my eyelid is drooping and I can't swallow", "is a droopy eyelid something to worry about?"):
+    # A report (red_flag entities) and a message the detectors ask about (possible_red_flag).
+    for text in ("my eyelid is drooping and I can't swallow", "say my eyelid drops after the injections, would it stay that way?"):
         message = Message({TEXT: text, INTENT: {"name": "greet", "confidence": 0.9}})
-        message.add_features(Features(encoder.encode([text]), FEATURE_TYPE_SENTENCE, TEXT, "encoder"))
+        message.add_features(Features(embeddings([text]), FEATURE_TYPE_SENTENCE, TEXT, "encoder"))
         component.process([message])
         entities = message.get(ENTITIES)
         assert entities and all(0 <= e["start"] < e["end"] <= len(text) for e in entities), entities
@@ -122,16 +123,14 @@ def test_a_question_the_classifier_took_for_a_report_still_gets_the_safety_net(d
     from rasa.shared.nlu.training_data.features import Features
     from rasa.shared.nlu.training_data.message import Message
 
-    from botox_clinic import paths
     from components.red_flag_detector import REPORT_INTENT, SAFETY_NET_INTENT, RedFlagDetector
-    from components.sentence_encoder import SentenceEncoder
+    from scripts.red_flag_corpus_tools import embeddings
 
     component = RedFlagDetector(RedFlagDetector.get_default_config())
     text = "what does an allergic reaction look like?"
     message = Message({TEXT: text, INTENT: {"name": REPORT_INTENT, "confidence": 0.6},
                        INTENT_RANKING_KEY: [{"name": REPORT_INTENT, "confidence": 0.6},
                                             {"name": "ask_what_is", "confidence": 0.3}]})
-    message.add_features(Features(SentenceEncoder(paths.SENTENCE_ENCODER).encode([text]), FEATURE_TYPE_SENTENCE,
-                                  TEXT, "encoder"))
+    message.add_features(Features(embeddings([text]), FEATURE_TYPE_SENTENCE, TEXT, "encoder"))
     component.process([message])
     assert message.get(INTENT)["name"] == SAFETY_NET_INTENT
