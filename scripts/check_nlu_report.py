@@ -1,30 +1,59 @@
 """Fail when NLU quality on held-out data (the cross-validation folds' test sets) drops below the
-project's thresholds.
+project's thresholds, for each language on its own.
 
-usage: check_nlu_report.py results/nlu/intent_report.json [--min-weighted-f1 0.95] [--min-intent-f1 0.85]
+usage: python -m scripts.check_nlu_report RESULTS_DIR [--min-weighted-f1 0.95] [--min-intent-f1 0.85]
+
+RESULTS_DIR is `rasa test nlu --cross-validation --successes --out RESULTS_DIR`'s: every test
+sentence is in intent_successes.json or intent_errors.json; a sentence is Spanish when it is one of
+data/nlu/es's examples. Both languages' figures are printed, and each must meet the thresholds.
 """
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from sklearn.metrics import precision_recall_fscore_support
+
+from botox_clinic.language import LANGUAGES
+from botox_clinic.red_flag_corpus import nlu_examples
+
+
+def scores(rows):
+    """(weighted F1, {intent: F1}) of (true, predicted) pairs."""
+    true, predicted = [t for t, _ in rows], [p for _, p in rows]
+    labels = sorted(set(true))
+    _, _, f1, support = precision_recall_fscore_support(true, predicted, labels=labels, zero_division=0)
+    weighted = sum(f * s for f, s in zip(f1, support)) / sum(support)
+    return weighted, dict(zip(labels, f1))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("report")
+    parser.add_argument("results", type=Path)
     parser.add_argument("--min-weighted-f1", type=float, default=0.95)
     parser.add_argument("--min-intent-f1", type=float, default=0.85)
     args = parser.parse_args()
-    with open(args.report, encoding="utf-8") as f:
-        report = json.load(f)
-    weighted = report["weighted avg"]["f1-score"]
-    intents = {name: v["f1-score"] for name, v in report.items()
-               if isinstance(v, dict) and "support" in v and name not in ("micro avg", "macro avg", "weighted avg")}
-    weak = {name: round(f1, 3) for name, f1 in sorted(intents.items()) if f1 < args.min_intent_f1}
-    print(f"NLU: weighted F1 {weighted:.3f} (min {args.min_weighted_f1}), "
-          f"lowest intent {min(intents.values()):.3f} (min {args.min_intent_f1}) over {len(intents)} intents")
-    failed = weighted < args.min_weighted_f1 or bool(weak)
-    if weak:
-        print(f"intents below {args.min_intent_f1}: {weak}")
+    sentences = []
+    for name in ("intent_successes.json", "intent_errors.json"):
+        with open(args.results / name, encoding="utf-8") as f:
+            sentences += json.load(f)
+    language_of = {}
+    for language in LANGUAGES:
+        for _, _, text in nlu_examples(language=language):
+            language_of.setdefault(text, language)
+    failed = False
+    for language in LANGUAGES:
+        rows = [(s["intent"], (s.get("intent_prediction") or {}).get("name") or "None")
+                for s in sentences if language_of.get(s["text"], "en") == language]
+        if not rows:
+            continue
+        weighted, intents = scores(rows)
+        weak = {name: round(f1, 3) for name, f1 in sorted(intents.items()) if f1 < args.min_intent_f1}
+        print(f"NLU {language}: weighted F1 {weighted:.3f} (min {args.min_weighted_f1}), lowest intent "
+              f"{min(intents.values()):.3f} (min {args.min_intent_f1}) over {len(intents)} intents, {len(rows)} sentences")
+        if weak:
+            print(f"  intents below {args.min_intent_f1}: {weak}")
+        failed |= weighted < args.min_weighted_f1 or bool(weak)
     return 1 if failed else 0
 
 

@@ -15,8 +15,8 @@ $rasa data validate --fail-on-warnings --quiet
 
 # The issue's bar (recall 100%, false escalations <= 3% on the held-out part) is not met yet:
 # this step prints the figures and fails only below what is reached now (README, Red flags).
-echo "== red-flag corpus: both detectors, held-out and training parts"
-.venv/bin/python -m scripts.red_flag_report --min-recall 0.96 --max-false-rate 0.06
+echo "== red-flag corpus: both detectors, held-out and training parts, English then Spanish"
+.venv/bin/python -m scripts.red_flag_report --min-recall 0.95 --max-false-rate 0.05
 
 echo "== pytest"
 .venv/bin/python -m pytest
@@ -29,8 +29,8 @@ echo "== NLU five-fold cross-validation"
 rm -rf results/nlu
 .venv/bin/python -c 'import sys, numpy; numpy.random.seed(0); sys.argv[0] = "rasa"
 from rasa.__main__ import main; main()' \
-  test nlu --nlu data/nlu --cross-validation --folds 5 --out results/nlu --no-plot
-.venv/bin/python scripts/check_nlu_report.py results/nlu/intent_report.json --min-weighted-f1 0.95 --min-intent-f1 0.85
+  test nlu --nlu data/nlu --cross-validation --folds 5 --out results/nlu --successes --no-plot
+.venv/bin/python -m scripts.check_nlu_report results/nlu --min-weighted-f1 0.95 --min-intent-f1 0.85
 
 echo "== test stories (any wrong prediction fails)"
 $rasa test core --stories tests/test_stories.yml --model models/current.tar.gz --out results/core \
