@@ -1,8 +1,9 @@
 """Upcoming appointments known from outreach, and which outreach messages went out.
 
 Kept in the clinic records database (botox_clinic/records.py) so that:
-- a patient's SMS reply opens a conversation that already knows the treatment type
-  (the session start, components/session_start.py, looks the phone number up);
+- a patient's SMS reply opens a conversation that already knows the treatment type and the
+  language the outreach was sent in (the session start, components/session_start.py, looks the
+  phone number up);
 - running the outreach command twice never texts anyone twice: each (appointment, kind) is
   claimed before its message is sent, and a failed send gives the claim back for the next run.
 """
@@ -25,6 +26,7 @@ class Appointment:
     first_name: str
     starts_at: datetime  # timezone-aware
     treatment_type: str  # medical | cosmetic
+    language: str = "en"  # the outreach messages' language (botox_clinic.language.LANGUAGES)
 
     @property
     def key(self) -> str:
@@ -40,7 +42,8 @@ class AppointmentStore:
             conn.execute(appointments.delete().where(appointments.c.key == appointment.key))
             conn.execute(appointments.insert().values(
                 key=appointment.key, phone=appointment.phone, first_name=appointment.first_name,
-                starts_at=appointment.starts_at.isoformat(), treatment_type=appointment.treatment_type))
+                starts_at=appointment.starts_at.isoformat(), treatment_type=appointment.treatment_type,
+                language=appointment.language))
 
     def treatment_type_for(self, phone: str) -> Optional[str]:
         """The treatment type of the phone's latest known appointment."""
@@ -48,6 +51,14 @@ class AppointmentStore:
             row = conn.execute(sa.select(appointments.c.treatment_type).where(appointments.c.phone == phone)
                                .order_by(appointments.c.starts_at.desc()).limit(1)).first()
         return row.treatment_type if row else None
+
+    def language_for(self, phone: str) -> Optional[str]:
+        """The language of the phone's latest known appointment; None when there is none, or it was
+        remembered before appointments had a language (a NULL from the migration in records.py)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(appointments.c.language).where(appointments.c.phone == phone)
+                               .order_by(appointments.c.starts_at.desc()).limit(1)).first()
+        return row.language if row else None
 
     def claim(self, appointment: Appointment, kind: str) -> bool:
         """True if this message is ours to send: nobody has sent or is sending it."""

@@ -14,8 +14,7 @@ from typing import Dict, Optional
 import yaml
 
 from botox_clinic import paths
-
-DEFAULT_LANGUAGE = "en"
+from botox_clinic.language import DEFAULT_LANGUAGE
 
 
 @lru_cache(maxsize=1)

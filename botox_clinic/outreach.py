@@ -5,7 +5,9 @@
 
 CSV columns: phone, first_name, appointment_time, treatment_type (medical|cosmetic), and optional
 language. appointment_time is ISO 8601 ("2026-11-23 14:30"), with an offset or in the clinic's time
-zone (clinic/settings.yml).
+zone (clinic/settings.yml). language is en or es (also "es-US", "Spanish", "español"; empty for
+English): the messages go in it and the appointment is remembered with it, so the patient's reply
+opens a conversation in that language. Any other language is sent in English, with a note.
 Each row is checked on its own: a bad row is reported with its line number and the good rows still
 go. Opted-out numbers are skipped. Safe to run twice: each (appointment, message) is sent once.
 Sending is paced (--rate messages per second) and progress is printed; phone numbers are shown
@@ -19,11 +21,12 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
+from botox_clinic import language as languages
 from botox_clinic.appointments import Appointment, AppointmentStore
-from botox_clinic.messages import text
+from botox_clinic.messages import template, text
 from botox_clinic.settings import Settings
 from botox_clinic.sms_state import SmsState
 from botox_clinic.twilio import DeliveryError, TwilioClient
@@ -32,7 +35,8 @@ REQUIRED_COLUMNS = ("phone", "first_name", "appointment_time", "treatment_type")
 INVITE, FOLLOW_UP = "invite", "follow_up"
 # A check-in is due the day after the visit: from 12 hours to 3 days after it.
 FOLLOW_UP_WINDOW = (timedelta(hours=12), timedelta(days=3))
-SUPPORTED_LANGUAGES = {"", "en"}
+# The language column's names for a language besides its code (language.supported takes those).
+LANGUAGE_NAMES = {"english": "en", "inglés": "en", "ingles": "en", "spanish": "es", "español": "es", "espanol": "es"}
 
 
 @dataclass
@@ -53,7 +57,17 @@ def normalise_phone(raw: str) -> Optional[str]:
     return digits if re.fullmatch(r"\+[1-9]\d{7,14}", digits) else None
 
 
+def row_language(raw: str) -> Optional[str]:
+    """The language column's value as a language the messages exist in: "" is English; None for one
+    the assistant does not speak."""
+    raw = (raw or "").strip().lower()
+    if not raw:
+        return languages.DEFAULT_LANGUAGE
+    return LANGUAGE_NAMES.get(raw) or languages.supported(raw)
+
+
 def parse_rows(path: str, clinic_tz: ZoneInfo) -> Tuple[List[Tuple[int, Appointment, str]], List[RowProblem]]:
+    """The good rows as (line, appointment, the row's language as written) and the bad rows' problems."""
     good, bad = [], []
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
@@ -82,16 +96,34 @@ def parse_rows(path: str, clinic_tz: ZoneInfo) -> Tuple[List[Tuple[int, Appointm
             if problems:
                 bad.append(RowProblem(line, "; ".join(problems)))
                 continue
-            language = (row.get("language") or "").strip().lower()
-            good.append((line, Appointment(phone, row["first_name"].strip(), starts_at, treatment), language))
+            language = (row.get("language") or "").strip()
+            good.append((line, Appointment(phone, row["first_name"].strip(), starts_at, treatment,
+                                           row_language(language) or languages.DEFAULT_LANGUAGE), language))
     return good, bad
 
 
+def when(starts_at: datetime, language: str) -> str:
+    """The appointment as the invitation writes it, in its own time zone: "Monday 23 November at
+    2:30 PM", "lunes 23 de noviembre a las 2:30 p. m.". From the catalogue, not strftime, whose names
+    are the OS locale's."""
+    hour = starts_at.hour % 12 or 12
+    return text("dates.appointment_one_oclock" if hour == 1 else "dates.appointment", language,
+                weekday=template("dates.weekdays", language).split(",")[starts_at.weekday()],
+                day=str(starts_at.day), month=template("dates.months", language).split(",")[starts_at.month - 1],
+                hour=str(hour), minute=f"{starts_at.minute:02d}",
+                period=template("dates.periods", language).split(",")[starts_at.hour >= 12])
+
+
 def message_for(kind: str, appointment: Appointment, settings: Settings) -> str:
+    """The message in the appointment's language (run sends it through its `as_sms`)."""
+    language = appointment.language
     if kind == INVITE:
-        return text("outreach.invite", clinic=settings.clinic, first_name=appointment.first_name,
-                    when=appointment.starts_at.strftime("%A %-d %B at %-I:%M %p"))
-    return text("outreach.follow_up", clinic=settings.clinic, first_name=appointment.first_name)
+        written = when(appointment.starts_at, language)
+        body = text("outreach.invite", language, clinic=settings.clinic, first_name=appointment.first_name,
+                    when=written)
+        # A date ending in an abbreviation ("p. m.") ends the sentence with its own period, not "p. m..".
+        return body.replace(written + ".", written) if written.endswith(".") else body
+    return text("outreach.follow_up", language, clinic=settings.clinic, first_name=appointment.first_name)
 
 
 def due(kind: str, appointment: Appointment, now: datetime) -> Optional[str]:
@@ -106,14 +138,18 @@ def due(kind: str, appointment: Appointment, now: datetime) -> Optional[str]:
     return None
 
 
-def run(kind: str, path: str, rate: float, now: datetime, settings: Settings, out=sys.stdout) -> int:
+def run(kind: str, path: str, rate: float, now: datetime, settings: Settings, out=sys.stdout,
+        as_sms: Callable[[str], str] = lambda body: body) -> int:
+    """`as_sms` turns a message into the SMS body sent: commands/outreach.py gives it the SMS channel's
+    plain_text, which folds the accents outside GSM-7 (á, í, ó, ú) as the conversation's replies are
+    folded, so a Spanish text keeps 153 characters a segment (the core may not import channels)."""
     if settings.twilio is None:
         raise SystemExit("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must be set")
     rows, problems = parse_rows(path, ZoneInfo(settings.clinic.timezone))
     store, sms_state = AppointmentStore(settings.records_db_url), SmsState(settings.records_db_url)
     twilio = TwilioClient(settings.twilio)
     sent = skipped = failed = 0
-    for number, (line, appointment, language) in enumerate(rows, start=1):
+    for number, (line, appointment, written_language) in enumerate(rows, start=1):
         prefix = f"[{number}/{len(rows)}] line {line} {mask(appointment.phone)}:"
         not_due = due(kind, appointment, now)
         if not_due:
@@ -129,14 +165,14 @@ def run(kind: str, path: str, rate: float, now: datetime, settings: Settings, ou
             skipped += 1
             continue
         try:
-            twilio.send_blocking(appointment.phone, message_for(kind, appointment, settings))
+            twilio.send_blocking(appointment.phone, as_sms(message_for(kind, appointment, settings)))
         except DeliveryError as exc:
             store.release(appointment, kind)  # the next run tries again
             print(f"{prefix} FAILED ({exc}); will be retried by the next run", file=out)
             failed += 1
             continue
         store.mark_sent(appointment, kind)
-        note = f" (language {language!r} not available: sent in English)" if language not in SUPPORTED_LANGUAGES else ""
+        note = "" if row_language(written_language) else f" (language {written_language!r} not available: sent in English)"
         print(f"{prefix} sent{note}", file=out)
         sent += 1
         if rate > 0:

@@ -68,6 +68,8 @@ appointments = sa.Table(
     sa.Column("first_name", sa.String(100), nullable=False),
     sa.Column("starts_at", sa.String(40), nullable=False),  # ISO 8601 with offset
     sa.Column("treatment_type", sa.String(16), nullable=False),
+    # The outreach messages' language (en | es). Nullable: rows from before it existed have none.
+    sa.Column("language", sa.String(8)),
 )
 
 outreach_sent = sa.Table(
@@ -162,7 +164,31 @@ def engine(url: str) -> sa.engine.Engine:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     created = sa.create_engine(url, future=True, pool_pre_ping=True)
     metadata.create_all(created)
+    _add_appointments_language(created)
     return created
+
+
+def _add_appointments_language(engine: sa.engine.Engine) -> None:
+    """Add appointments.language to a database whose appointments table predates it.
+
+    create_all creates missing tables, never missing columns, and outreach writes the column and
+    every session start reads it, so both would fail on such a database. The column is nullable
+    with no default: ADD COLUMN is then the same statement on SQLite and PostgreSQL, changes only
+    the table's definition (no rewrite, no long lock) and old rows read NULL (language_for: unknown).
+    It runs only when the column is missing, so once per database; of two processes starting at once
+    both may try, and the loser's "duplicate column" error is ignored once the column is seen there.
+    """
+    def has_column() -> bool:
+        return "language" in {c["name"] for c in sa.inspect(engine).get_columns("appointments")}
+
+    if has_column():
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE appointments ADD COLUMN language VARCHAR(8)"))
+    except sa.exc.DBAPIError:
+        if not has_column():
+            raise
 
 
 def iso_time(timestamp: float) -> str:

@@ -1,6 +1,9 @@
 """Names of the slots (domain.yml) that more than one process reads or writes."""
 
 TREATMENT_TYPE = "treatment_type"
+# The conversation's language, and what set it (botox_clinic/language.py).
+LANGUAGE = "language"
+LANGUAGE_SOURCE = "language_source"
 # Set only by action_forget_conversation after the patient confirmed; the tracker store
 # (components/tracker_store.py) then deletes the conversation instead of saving the turn.
 CONVERSATION_DELETED = "conversation_deleted"

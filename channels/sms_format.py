@@ -1,14 +1,22 @@
 """Turning the assistant's replies into text messages.
 
 An SMS reply is plain text: no markdown, no button payload syntax (buttons become numbered
-options the patient answers with a digit), typographic characters replaced so the message stays in
-the GSM-7 alphabet (a single curly quote would switch it to UCS-2 and cut a segment from 153 to 67
-characters). One turn's replies are joined and, when longer than MAX_SEGMENTS segments, split at
-paragraph and then sentence boundaries into several messages of at most MAX_SEGMENTS segments each.
+options the patient answers with a digit, introduced in the reply's language), typographic
+characters replaced so the message stays in the GSM-7 alphabet (a single curly quote would switch it
+to UCS-2 and cut a segment from 153 to 67 characters). Spanish accented vowels outside GSM-7 (á, í,
+ó, ú and their capitals) lose their accent for the same reason: that is what carriers' and SMS
+providers' "smart encoding" does. It is done here because Twilio's Smart Encoding is a Messaging
+Service setting (these replies are sent from a number) and so that segments() counts what is sent.
+é, ñ, ü, ¿ and ¡ are in GSM-7 and stay. One turn's replies are joined and, when longer than MAX_SEGMENTS
+segments, split at paragraph and then sentence boundaries into several messages of at most
+MAX_SEGMENTS segments each.
 """
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence
+
+from botox_clinic import language
+from botox_clinic.messages import text as catalogue_text
 
 MAX_SEGMENTS = 3
 
@@ -18,6 +26,11 @@ _GSM7_BASIC = set(
 _GSM7_EXTENDED = set("^{}\\[~]|€")  # two septets each
 _TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...",
                               "\u00a0": " ", "•": "-"})
+# Smart encoding's accent folding: the Spanish vowels that GSM-7 lacks (it has é, ñ, ü, ¿, ¡).
+_SMART_ENCODING = str.maketrans("áíóúÁÍÓÚ", "aiouAIOU")
+# How sure language.detect must be that a reply is Spanish for its numbered options to be introduced
+# in Spanish.
+SPANISH_CONFIDENCE = 0.8
 
 
 @dataclass
@@ -43,7 +56,7 @@ def segments(text: str) -> int:
 
 
 def plain_text(text: str) -> str:
-    text = text.translate(_TYPOGRAPHIC)
+    text = text.translate(_TYPOGRAPHIC).translate(_SMART_ENCODING)
     text = re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"\1 (\2)", text)  # [label](url) -> label (url)
     text = re.sub(r"(\*\*|__|\*|`)", "", text)
     text = re.sub(r"[ \t]+", " ", text)
@@ -53,20 +66,33 @@ def plain_text(text: str) -> str:
 def format_reply(bot_messages: Sequence[dict]) -> SmsReply:
     """Rasa's collected bot messages (text, buttons, image, custom) for one turn -> text messages."""
     parts, choices = [], {}
+    prompt = None  # "Reply with a number:", in the reply's language, looked up once there are buttons
     for message in bot_messages:
         if message.get("text"):
             parts.append(plain_text(message["text"]))
         buttons = message.get("buttons") or []
         if buttons:
+            prompt = prompt or plain_text(catalogue_text("sms.reply_with_number", reply_language(bot_messages)))
             options = []
             for number, button in enumerate(buttons, start=len(choices) + 1):
                 choices[str(number)] = button.get("payload") or button.get("title", "")
                 options.append(f"{number} {plain_text(button.get('title', ''))}")
-            parts.append("Reply with a number:\n" + "\n".join(options))
+            parts.append(prompt + "\n" + "\n".join(options))
         if message.get("image"):
             parts.append(message["image"])
         # custom payloads (the web widget's escalation banner) have no SMS form: the text says it all
     return SmsReply(split_messages("\n\n".join(p for p in parts if p)), choices)
+
+
+def reply_language(bot_messages: Sequence[dict]) -> str:
+    """The language of one turn's replies, from their own text (their texts and button titles):
+    Spanish when lingua says so with confidence SPANISH_CONFIDENCE or more, else English."""
+    words = [message.get("text") or "" for message in bot_messages]
+    words += [button.get("title") or "" for message in bot_messages for button in message.get("buttons") or []]
+    detection = language.detect("\n".join(w for w in words if w))
+    if detection.language == "es" and detection.confidence >= SPANISH_CONFIDENCE:
+        return "es"
+    return language.DEFAULT_LANGUAGE
 
 
 def split_messages(text: str) -> List[str]:

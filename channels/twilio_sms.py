@@ -5,8 +5,10 @@ loop, answers 500 to a message with no Body, and sends markdown and button synta
 This one:
 - rejects any request whose signature does not match (403), computed over TWILIO_WEBHOOK_URL, the
   public URL Twilio was given, so it holds behind a proxy or load balancer;
-- handles STOP / START / HELP and their usual synonyms before the assistant sees them (opt-outs are
-  stored durably; nothing is sent to an opted-out number until START);
+- handles STOP / START / HELP, their usual synonyms and their Spanish counterparts (PARAR /
+  INICIAR / AYUDA, ...; clinic/sms_keywords.yml) before the assistant sees them, answering in the
+  keyword's language (opt-outs are stored durably; nothing is sent to an opted-out number until
+  START);
 - answers a message with no text (a photo, a location) politely;
 - lets the assistant handle the message (so an escalation is recorded before Twilio is answered),
   then sends the reply as plain text, at most 3 segments per message, through Twilio's REST API
@@ -17,8 +19,11 @@ Its own replies (STOP, START, HELP, a message it cannot read) are in the message
 """
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
+import unicodedata
+from functools import lru_cache
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Set, Text
 
+import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.twilio import TwilioInput
 from sanic import Blueprint, response
@@ -26,6 +31,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
+from botox_clinic import paths
+from botox_clinic.language import LANGUAGES, MESSAGE_LANGUAGE_KEY, message_language
 from botox_clinic.messages import text
 from botox_clinic.settings import Settings, get_settings
 from botox_clinic.sms_state import SmsState
@@ -36,17 +43,49 @@ from channels.sms_format import format_reply
 
 logger = logging.getLogger(__name__)
 
-# Twilio's own default keyword lists (whole message, any case).
-OPT_OUT_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
-OPT_IN_KEYWORDS = {"START", "UNSTOP", "YES"}
-HELP_KEYWORDS = {"HELP", "INFO"}
+# The keywords by language and kind: English are Twilio's defaults, Spanish our own (see the file).
+KEYWORDS_FILE = paths.SMS_KEYWORDS
+OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
+KEYWORD_MAX_CHARS = 16  # records.sms_opt_outs.keyword
 
 # Empty TwiML: Twilio sends nothing itself; our replies go out through the REST API.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def _keyword(text: str) -> str:
-    return text.strip().strip(".!").upper()
+class Keyword(NamedTuple):
+    word: str  # as the keyword file writes it (capitals, no accents): what an opt-out stores
+    kind: str  # OPT_OUT, OPT_IN or HELP
+    language: str  # the reply's
+
+
+@lru_cache(maxsize=1)
+def keywords() -> Dict[str, Keyword]:
+    """Every keyword of clinic/sms_keywords.yml by its word, read once and checked."""
+    with open(KEYWORDS_FILE, encoding="utf-8") as f:
+        loaded = yaml.safe_load(f)
+    found: Dict[str, Keyword] = {}
+    for language, kinds in loaded.items():
+        if language not in LANGUAGES or set(kinds) - {OPT_OUT, OPT_IN, HELP}:
+            raise ValueError(f"{KEYWORDS_FILE}: unknown language or kind under {language!r}")
+        for kind, words in kinds.items():
+            for word in words:
+                # An unquoted YES or NO is a YAML boolean; a keyword twice would have two meanings.
+                if not isinstance(word, str) or word != _folded(word) or len(word) > KEYWORD_MAX_CHARS \
+                        or word in found:
+                    raise ValueError(f"{KEYWORDS_FILE}: {word!r} ({language} {kind}): quote it, write it in "
+                                     f"capitals without accents, at most {KEYWORD_MAX_CHARS} characters, once")
+                found[word] = Keyword(word, kind, language)
+    return found
+
+
+def keyword(body: str) -> Optional[Keyword]:
+    """The keyword a whole message is, if it is one: in any case, with or without accents, spaces and
+    "." or "!" (or "¡") around it."""
+    return keywords().get(_folded(body.strip().strip(".!¡")))
+
+
+def _folded(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word.strip()) if not unicodedata.combining(c)).upper()
 
 
 class SmsSender:
@@ -136,6 +175,7 @@ class SmsInput(TwilioInput):
         super().__init__(account and account.account_sid, account and account.auth_token,
                          account and account.from_number, debug_mode=False)
         self.settings = settings
+        keywords()  # read and checked at start, not at the first message
         # Unconfigured, the channel only answers 503: it opens no database.
         self.state = SmsState(settings.records_db_url) if account else None
         self.sender = SmsSender(TwilioClient(account), self.state) if account else None
@@ -186,16 +226,18 @@ class SmsInput(TwilioInput):
     async def _handle(self, phone: str, body: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         clinic = self.settings.clinic
         loop = asyncio.get_running_loop()
-        keyword = _keyword(body)
-        if keyword in OPT_OUT_KEYWORDS:
-            await loop.run_in_executor(None, self.state.opt_out, phone, keyword)
-            self.sender.send_later(phone, [text("sms.opted_out", clinic=clinic)], even_if_opted_out=True)
+        said = keyword(body)
+        if said and said.kind == OPT_OUT:
+            # Stored (committed) before the confirmation is queued; the stored word tells its language.
+            await loop.run_in_executor(None, self.state.opt_out, phone, said.word)
+            self.sender.send_later(phone, [text("sms.opted_out", said.language, clinic=clinic)],
+                                   even_if_opted_out=True)
             return
-        if keyword in OPT_IN_KEYWORDS and await loop.run_in_executor(None, self.state.opt_in, phone):
-            self.sender.send_later(phone, [text("sms.opted_in", clinic=clinic)])
+        if said and said.kind == OPT_IN and await loop.run_in_executor(None, self.state.opt_in, phone):
+            self.sender.send_later(phone, [text("sms.opted_in", said.language, clinic=clinic)])
             return
-        if keyword in HELP_KEYWORDS:
-            self.sender.send_later(phone, [text("sms.help", clinic=clinic)], even_if_opted_out=True)
+        if said and said.kind == HELP:
+            self.sender.send_later(phone, [text("sms.help", said.language, clinic=clinic)], even_if_opted_out=True)
             return
         if not body.strip():
             self.sender.send_later(phone, [text("sms.not_text", clinic=clinic)])
@@ -206,7 +248,10 @@ class SmsInput(TwilioInput):
         chosen = await loop.run_in_executor(None, self.state.take_choice, phone, body)
         collector = SmsCollector()
         try:
-            await on_new_message(UserMessage(chosen or body, collector, phone, input_channel=self.name()))
+            # The message's language, for a conversation that starts with it: its disclaimer is then
+            # in that language too (components/session_start.py).
+            await on_new_message(UserMessage(chosen or body, collector, phone, input_channel=self.name(),
+                                             metadata={MESSAGE_LANGUAGE_KEY: message_language(body)}))
         except Exception:  # the patient must hear something, whatever failed inside
             logger.exception("SMS message could not be handled")
             collector.messages = [{"text": text("sms.failed", clinic=clinic)}]

@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from botox_clinic.language import LANGUAGES
 from botox_clinic.messages import with_prefix
 from botox_clinic.settings import get_settings
 from channels.clinician_messages import ClinicianMessageRelay
@@ -44,11 +45,12 @@ CATALOGUE_PLACEHOLDER = "/*catalogue*/ {}"
 
 
 def widget_source() -> str:
-    """web/widget.js with its sentences from the message catalogue."""
+    """web/widget.js with its sentences from the message catalogue, in every language."""
     source = (WEB_DIR / "widget.js").read_text(encoding="utf-8")
     if CATALOGUE_PLACEHOLDER not in source:
         raise RuntimeError(f"web/widget.js has no {CATALOGUE_PLACEHOLDER!r} for its sentences")
-    return source.replace(CATALOGUE_PLACEHOLDER, json.dumps(with_prefix("widget."), ensure_ascii=False))
+    sentences = {language: with_prefix("widget.", language) for language in LANGUAGES}
+    return source.replace(CATALOGUE_PLACEHOLDER, json.dumps(sentences, ensure_ascii=False))
 
 
 class WebChatOutput(SocketIOOutput):

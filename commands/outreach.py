@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from botox_clinic import outreach
 from botox_clinic.settings import get_settings
+from channels.sms_format import plain_text
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -26,7 +27,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if now.tzinfo is None:
         now = now.replace(tzinfo=ZoneInfo(settings.clinic.timezone))
     kind = outreach.INVITE if args.kind == "invite" else outreach.FOLLOW_UP
-    return outreach.run(kind, args.csv, args.rate, now, settings)
+    # Sent as the SMS channel sends its replies: plain, in GSM-7 where the folding allows.
+    return outreach.run(kind, args.csv, args.rate, now, settings, as_sms=plain_text)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
 from botox_clinic.settings import get_settings
-from components import conversation_hold, in_process_actions, parse_in_thread, session_start, upstream_fixes
+from components import conversation_hold, conversation_language, in_process_actions, parse_in_thread, session_start, upstream_fixes
 
 RASA_VERSION = "3.6.21"
 
@@ -77,8 +77,10 @@ PATCHES = (
     Patch(rasa_actions, "action_for_name_or_text", in_process_actions.action_lookup(rasa_actions.action_for_name_or_text),
           "a63fb2d066efa0bc", "the red-flag escalation and the handoff request run inside the Rasa server, never "
           "waiting on the action server"),
-    Patch(MessageProcessor, "_run_prediction_loop", conversation_hold.prediction_loop(MessageProcessor._run_prediction_loop),
-          "cb30a0cbb690c571", "no answers in a conversation a clinician holds, except a red flag's escalation"),
+    Patch(MessageProcessor, "_run_prediction_loop",
+          conversation_language.prediction_loop(conversation_hold.prediction_loop(MessageProcessor._run_prediction_loop)),
+          "cb30a0cbb690c571", "the conversation's language brought up to date with each message; no answers in a "
+          "conversation a clinician holds, except a red flag's escalation"),
     Patch(rasa_actions, "DEFAULT_REQUEST_TIMEOUT", get_settings().action_timeout_seconds,
           "983bd614bb5afece", "a custom action waits seconds, not Rasa's five minutes, for a stalled action server"),
 )

@@ -196,8 +196,9 @@ def running_assistant(tmp: Path, extra_env: Optional[dict] = None):
     page_port = free_port()
     page_dir = tmp / "demo"
     page_dir.mkdir()
-    (page_dir / "index.html").write_text((ROOT / "web/demo/index.html").read_text().replace(
-        "http://localhost:5005", f"http://127.0.0.1:{rasa_port}"))
+    for page in (ROOT / "web/demo").glob("*.html"):  # index.html, es.html (the Spanish page)
+        (page_dir / page.name).write_text(page.read_text(encoding="utf-8").replace(
+            "http://localhost:5005", f"http://127.0.0.1:{rasa_port}"), encoding="utf-8")
     env = {**os.environ, "RECORDS_DB_URL": db, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "SANIC_HOST": "127.0.0.1",
            "SANIC_REQUEST_MAX_SIZE": "1000000",
            "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,

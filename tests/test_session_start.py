@@ -38,7 +38,9 @@ def test_a_new_conversation_gets_the_disclaimer_and_the_clinics_details(settings
     clinic = settings().clinic
     assert clinic.name in welcome.text and "call 911" in welcome.text and "not a substitute" in welcome.text
     slots = {e.key: e.value for e in events if isinstance(e, SlotSet)}
-    assert slots == {"clinic_name": clinic.name, "clinic_phone": clinic.phone, "emergency_number": "911"}
+    # The language slots' initial values carry over too: English, set by nothing yet.
+    assert slots == {"clinic_name": clinic.name, "clinic_phone": clinic.phone, "emergency_number": "911",
+                     "language": "en", "language_source": "default"}
     assert events[-1] == ActionExecuted("action_listen")
 
 

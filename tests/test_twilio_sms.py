@@ -1,5 +1,6 @@
 """SMS through our Twilio channel, driven the way Twilio drives it: signed form posts in, replies out
 through a loopback stand-in for Twilio's Messages API."""
+import asyncio
 import itertools
 import time
 import urllib.error
@@ -7,9 +8,14 @@ import urllib.parse
 import urllib.request
 
 import pytest
+import sqlalchemy as sa
+from receivers import TwilioApiStandIn
 from twilio.request_validator import RequestValidator
 
+from botox_clinic import messages, records
+from botox_clinic.language import LANGUAGES
 from botox_clinic.sms_state import SmsState
+from channels import twilio_sms
 from channels.sms_format import MAX_SEGMENTS, segments
 
 CLINIC_NUMBER = "+15550109999"
@@ -118,6 +124,15 @@ def test_stop_is_recorded_and_silences_everything_until_start(assistant, phone):
     assert joined.index("subscribed to") < joined.index("neuromodulator")
 
 
+def test_a_spanish_stop_is_recorded_and_answered_in_spanish(assistant, phone):
+    text(assistant, phone, "Parar")
+    [confirmation] = wait_for(assistant, phone, "Se dio de baja")
+    assert "START" in confirmation
+    assert SmsState(assistant.records_db_url).is_opted_out(phone)
+    text(assistant, phone, "ayuda")
+    assert "Asistente automatizado" in "\n".join(wait_for(assistant, phone, "Asistente automatizado"))
+
+
 @pytest.mark.parametrize("signature", ["", "forged0000000000000000000000="])
 def test_unsigned_or_forged_requests_are_refused(assistant, phone, signature):
     status, _ = post(assistant, {"From": phone, "Body": "hi"}, signature=signature)
@@ -139,3 +154,111 @@ def test_wrong_content_type_is_refused(assistant, phone, content_type, status):
 
 def test_a_request_without_a_sender_is_refused(assistant):
     assert post(assistant, {"Body": "hello", "To": CLINIC_NUMBER})[0] == 400
+
+
+# --- Keywords, in English and Spanish (clinic/sms_keywords.yml), without the assistant running ----------
+
+@pytest.mark.parametrize("body,expected", [
+    ("STOP", ("STOP", "opt_out", "en")), ("stop", ("STOP", "opt_out", "en")), (" Cancel. ", ("CANCEL", "opt_out", "en")),
+    ("PARAR", ("PARAR", "opt_out", "es")), ("parar", ("PARAR", "opt_out", "es")), ("¡Alto!", ("ALTO", "opt_out", "es")),
+    ("Bája", ("BAJA", "opt_out", "es")), ("cancelar", ("CANCELAR", "opt_out", "es")), ("Salir", ("SALIR", "opt_out", "es")),
+    ("Detener", ("DETENER", "opt_out", "es")), ("Iniciar", ("INICIAR", "opt_in", "es")), ("comenzar", ("COMENZAR", "opt_in", "es")),
+    ("ALTA", ("ALTA", "opt_in", "es")), ("Reanudar", ("REANUDAR", "opt_in", "es")), ("start", ("START", "opt_in", "en")),
+    ("AYUDA", ("AYUDA", "help", "es")), ("ayuda", ("AYUDA", "help", "es")), ("Ayúda", ("AYUDA", "help", "es")),
+    ("HELP", ("HELP", "help", "en")),
+    # Not a keyword: another word, or more than the word.
+    ("Ayúdame", None), ("para", None), ("stop please", None), ("por favor parar", None), ("", None),
+])
+def test_a_keyword_is_the_whole_message_in_any_case_with_or_without_accents(body, expected):
+    assert twilio_sms.keyword(body) == (twilio_sms.Keyword(*expected) if expected else None)
+
+
+def test_the_keyword_file_has_twilios_defaults_and_the_spanish_keywords():
+    by_language = {}
+    for word, found in twilio_sms.keywords().items():
+        assert found.word == word and len(word) <= records.sms_opt_outs.c.keyword.type.length
+        by_language.setdefault(found.language, {}).setdefault(found.kind, set()).add(word)
+    assert set(by_language) == set(LANGUAGES)
+    assert by_language["en"] == {"opt_out": {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"},
+                                 "opt_in": {"START", "UNSTOP", "YES"}, "help": {"HELP", "INFO"}}
+    assert by_language["es"] == {"opt_out": {"PARAR", "DETENER", "ALTO", "BAJA", "CANCELAR", "SALIR"},
+                                 "opt_in": {"INICIAR", "COMENZAR", "ALTA", "REANUDAR"}, "help": {"AYUDA"}}
+
+
+def test_a_keyword_in_two_languages_or_an_unquoted_yes_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(twilio_sms, "KEYWORDS_FILE", tmp_path / "keywords.yml")
+    try:
+        for bad in ("en: {opt_out: [STOP]}\nes: {opt_out: [STOP]}\n", "en: {opt_in: [YES]}\n",
+                    "en: {opt_out: [Stop]}\n", "fr: {opt_out: [ARRET]}\n"):
+            (tmp_path / "keywords.yml").write_text(bad)
+            twilio_sms.keywords.cache_clear()
+            with pytest.raises(ValueError):
+                twilio_sms.keywords()
+    finally:
+        twilio_sms.keywords.cache_clear()
+
+
+@pytest.fixture
+def sms_channel(settings, monkeypatch):
+    """The SMS channel as Rasa builds it, sending to a loopback stand-in for Twilio's API."""
+    twilio = TwilioApiStandIn("AC" + "2" * 32, "test-twilio-token")
+    for name, value in {"TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
+                        "TWILIO_FROM_NUMBER": CLINIC_NUMBER, "TWILIO_API_BASE": twilio.url}.items():
+        monkeypatch.setenv(name, value)
+    settings.cache_clear()
+    channel = twilio_sms.SmsInput(settings())
+    yield channel, twilio
+    twilio.close()
+
+
+def _exchange(channel, phone, *bodies):
+    """Each body handled as the webhook would, after the replies to the one before have gone out;
+    what the assistant was asked."""
+    asked = []
+
+    async def assistant(message):
+        asked.append(message.text)
+        await message.output_channel.send_text_message(message.sender_id, "Botox is a neuromodulator.")
+
+    async def run():
+        for body in bodies:
+            await channel._handle(phone, body, assistant)
+            await channel.sender.drain()
+        await channel.sender._twilio.close()
+
+    asyncio.run(run())
+    return asked
+
+
+def test_a_spanish_keyword_is_acted_on_and_answered_in_spanish(sms_channel, settings):
+    channel, twilio = sms_channel
+    clinic = settings().clinic
+    phone = "+15550209001"
+    asked = _exchange(channel, phone, "Parar", "what is botox", "AYUDA", "Iniciar", "what is botox")
+    assert [m["Body"] for m in twilio.messages] == [
+        messages.text("sms.opted_out", "es", clinic=clinic),
+        messages.text("sms.help", "es", clinic=clinic),  # help is answered, opted out or not
+        messages.text("sms.opted_in", "es", clinic=clinic),
+        "Botox is a neuromodulator.",
+    ]
+    assert asked == ["what is botox", "what is botox"]  # the first answer was suppressed, not sent
+    assert not SmsState(settings().records_db_url).is_opted_out(phone)
+
+
+def test_a_spanish_opt_out_is_stored_durably_with_its_keyword(sms_channel, settings):
+    channel, twilio = sms_channel
+    _exchange(channel, "+15550209002", "¡Baja!")
+    # A new store on the same database (another replica, a restart) sees it, and which word it was.
+    assert SmsState(settings().records_db_url).is_opted_out("+15550209002")
+    with records.engine(settings().records_db_url).connect() as conn:
+        stored = conn.execute(sa.select(records.sms_opt_outs.c.keyword).where(
+            records.sms_opt_outs.c.phone == "+15550209002")).scalar_one()
+    assert stored == "BAJA" and twilio_sms.keywords()[stored].language == "es"
+
+
+def test_an_english_keyword_is_answered_in_english(sms_channel, settings):
+    channel, twilio = sms_channel
+    clinic = settings().clinic
+    _exchange(channel, "+15550209003", "stop", "Help", "START")
+    assert [m["Body"] for m in twilio.messages] == [messages.text(key, "en", clinic=clinic)
+                                                    for key in ("sms.opted_out", "sms.help", "sms.opted_in")]

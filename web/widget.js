@@ -8,6 +8,11 @@
  * same conversation and shows its history; closing the tab forgets it on this device.
  * An escalation payload ({"type": "escalation", "tier", "reference"}) pins a banner above the
  * messages that later messages cannot scroll away.
+ *
+ * Language: the tag's data-lang, else the page's <html lang>, else English; it is sent with each
+ * message (the conversation starts in it) and the widget's own labels follow it. When the
+ * conversation turns to the other language (the patient writes in it), the server says so
+ * ({"type": "language", "language"}) and the labels follow.
  */
 (function () {
   "use strict";
@@ -15,12 +20,18 @@
   var server = new URL(script.src).origin;
   var STORE = "botox-assistant-chat";
   var state = load() || { sessionId: null, transcript: [], escalation: null, open: false };
-  var clinic = { clinic_name: "the clinic", clinic_phone: "", emergency_number: "911" };
-  // The widget's own sentences, from the message catalogue (content/messages.yml): the server puts
-  // them here when it serves this file (channels/web_chat.py).
+  // The widget's own sentences by language, from the message catalogue (content/messages.yml): the
+  // server puts them here when it serves this file (channels/web_chat.py).
   var TEXT = /*catalogue*/ {};
+  function supported(code) {
+    code = String(code || "").toLowerCase().split("-")[0];
+    return TEXT[code] ? code : null;
+  }
+  state.lang = state.lang || supported(script.getAttribute("data-lang")) ||
+    supported(document.documentElement.lang) || "en";
+  var clinic = { clinic_name: "the clinic", clinic_phone: "", emergency_number: "911" };
   function say(key, values) {
-    return (TEXT[key] || "").replace(/\{(\w+)\}/g, function (whole, name) {
+    return ((TEXT[state.lang] || TEXT.en)[key] || "").replace(/\{(\w+)\}/g, function (whole, name) {
       return values && values[name] !== undefined ? values[name] : whole;
     });
   }
@@ -91,22 +102,21 @@
   function build() {
     var style = el("style"); style.textContent = CSS; document.head.appendChild(style);
     var launch = el("button", { "class": "bx-launch", type: "button", "aria-expanded": "false",
-      "aria-controls": "bx-panel" }, say("launch"));
+      "aria-controls": "bx-panel" });
     var panel = el("section", { id: "bx-panel", "class": "bx-panel", role: "dialog",
       "aria-labelledby": "bx-title", hidden: "" });
     var head = el("div", { "class": "bx-head" });
-    head.appendChild(el("h2", { id: "bx-title" }, say("title")));
-    var close = el("button", { "class": "bx-close", type: "button", "aria-label": say("close") }, "\u00d7");
+    var title = el("h2", { id: "bx-title" });
+    head.appendChild(title);
+    var close = el("button", { "class": "bx-close", type: "button" }, "\u00d7");
     head.appendChild(close);
     var banner = el("div", { "class": "bx-banner", role: "alert", hidden: "" });
-    var log = el("div", { "class": "bx-log", role: "log", "aria-live": "polite", "aria-label": say("log"),
-      tabindex: "0" });
+    var log = el("div", { "class": "bx-log", role: "log", "aria-live": "polite", tabindex: "0" });
     var status = el("div", { "class": "bx-status", "aria-live": "polite" });
     var form = el("form", { "class": "bx-form" });
-    var label = el("label", { "for": "bx-input", "class": "bx-sr" }, say("input_label"));
-    var input = el("textarea", { id: "bx-input", rows: "2", maxlength: "5000",
-      placeholder: say("placeholder") });
-    var send = el("button", { type: "submit" }, say("send"));
+    var label = el("label", { "for": "bx-input", "class": "bx-sr" });
+    var input = el("textarea", { id: "bx-input", rows: "2", maxlength: "5000" });
+    var send = el("button", { type: "submit" });
     form.appendChild(label); form.appendChild(input); form.appendChild(send);
     [head, banner, log, status, form].forEach(function (n) { panel.appendChild(n); });
     document.body.appendChild(panel); document.body.appendChild(launch);
@@ -124,7 +134,21 @@
       input.value = "";
       userSays(text, text);
     });
-    return { launch: launch, panel: panel, banner: banner, log: log, status: status, input: input };
+    return { launch: launch, panel: panel, banner: banner, log: log, status: status, input: input,
+      title: title, close: close, label: label, send: send };
+  }
+
+  // The labels in the conversation's language (again when it changes).
+  function labels() {
+    ui.panel.setAttribute("lang", state.lang);
+    ui.launch.textContent = say("launch");
+    ui.title.textContent = say("title");
+    ui.close.setAttribute("aria-label", say("close"));
+    ui.log.setAttribute("aria-label", say("log"));
+    ui.label.textContent = say("input_label");
+    ui.input.setAttribute("placeholder", say("placeholder"));
+    ui.send.textContent = say("send");
+    ui.log.querySelectorAll(".bx-choices").forEach(function (g) { g.setAttribute("aria-label", say("choices")); });
   }
 
   function setOpen(open) {
@@ -173,7 +197,7 @@
   function userSays(shown, sent) {
     record({ from: "user", text: shown });
     if (socket && socket.connected && state.sessionId) {
-      socket.emit("user_uttered", { message: sent });
+      socket.emit("user_uttered", { message: sent, metadata: { lang: state.lang } });
     } else {  // sent after the session is confirmed, in order
       unsent.push(sent);
       ui.status.textContent = say("connecting");
@@ -190,10 +214,13 @@
     socket.on("session_confirm", function (id) {
       state.sessionId = id; save();
       ui.status.textContent = "";
-      while (unsent.length) socket.emit("user_uttered", { message: unsent.shift() });
+      while (unsent.length) socket.emit("user_uttered", { message: unsent.shift(), metadata: { lang: state.lang } });
     });
     socket.on("bot_uttered", function (msg) {
       var custom = msg.custom || (msg.attachment && msg.attachment.payload);
+      if (custom && custom.type === "language" && supported(custom.language)) {
+        state.lang = custom.language; save(); labels(); showBanner();
+      }
       if (custom && custom.type === "escalation") {
         state.escalation = { tier: custom.tier, reference: custom.reference }; save(); showBanner();
       }
@@ -217,6 +244,7 @@
 
   function start() {
     ui = build();
+    labels();
     state.transcript.forEach(render);
     fetch(server + "/webhooks/webchat/clinic").then(function (r) { return r.json(); })
       .then(function (c) { clinic = c; showBanner(); }).catch(function () { showBanner(); });
