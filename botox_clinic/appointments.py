@@ -5,19 +5,20 @@ Kept in the clinic records database (botox_clinic/records.py) so that:
   language the outreach was sent in (the session start, components/session_start.py, looks the
   phone number up);
 - running the outreach command twice never texts anyone twice: each (appointment, kind) is
-  claimed before its message is sent, and a failed send gives the claim back for the next run.
+  claimed before its message is sent, and a failed send gives the claim back for the next run;
+- the notice that texts are not encrypted goes once per number: claimed the same way, per phone.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Optional, Tuple
 
 import sqlalchemy as sa
 
 from botox_clinic import records
-from botox_clinic.records import appointments, outreach_sent, utc_now_iso
+from botox_clinic.records import appointments, outreach_notices, outreach_sent, utc_now_iso
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,31 @@ class AppointmentStore:
         with self._engine.begin() as conn:
             conn.execute(outreach_sent.delete().where(
                 (outreach_sent.c.appointment_key == appointment.key) & (outreach_sent.c.kind == kind)))
+
+    def claim_notice(self, appointment: Appointment, kind: str, notice: str) -> bool:
+        """True if the number's first-text notice is ours to send (before `kind` for `appointment`):
+        it was never sent, and nobody is sending it."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(outreach_notices.insert().values(
+                    phone=appointment.phone, state="sending", at=utc_now_iso(), appointment_key=appointment.key,
+                    kind=kind, notice=notice))
+            return True
+        except sa.exc.IntegrityError:
+            return False
+
+    def mark_notice_sent(self, phone: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(outreach_notices.update().where(outreach_notices.c.phone == phone)
+                         .values(state="sent", at=utc_now_iso()))
+
+    def release_notice(self, phone: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(outreach_notices.delete().where(outreach_notices.c.phone == phone))
+
+    def notice_sent(self, phone: str) -> Optional[Tuple[str, str, str, str]]:
+        """(when, appointment key, kind, notice) of the number's notice once sent, else None."""
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(outreach_notices).where(
+                (outreach_notices.c.phone == phone) & (outreach_notices.c.state == "sent"))).first()
+        return (row.at, row.appointment_key, row.kind, row.notice) if row else None

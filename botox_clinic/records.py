@@ -75,9 +75,25 @@ appointments = sa.Table(
 outreach_sent = sa.Table(
     "outreach_sent", metadata,
     sa.Column("appointment_key", sa.String(64), primary_key=True),
-    sa.Column("kind", sa.String(16), primary_key=True),  # invite | follow_up
+    # invite, or a check-in: follow_up (the one the day after the visit), check_in_7d, check_in_14d...
+    sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),  # sending | sent
     sa.Column("at", sa.String(40), nullable=False),
+)
+
+# The notice that texts are not encrypted and how to stop them, sent before the first outreach
+# message to a number: one row per number, so it goes once whatever the message and however many
+# appointments or runs. Claimed (sending) before it is sent, like outreach_sent; a new table, so an
+# existing database gets it from create_all.
+outreach_notices = sa.Table(
+    "outreach_notices", metadata,
+    sa.Column("phone", sa.String(32), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # sending | sent
+    sa.Column("at", sa.String(40), nullable=False),  # when it was sent (claimed, while sending)
+    # The outreach message it went before: its appointment and kind (as in outreach_sent).
+    sa.Column("appointment_key", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("notice", sa.Text, nullable=False),  # the notice as sent
 )
 
 # The clinician side (the staff inbox, commands/clinicians.py, the escalation policy, human handoff).
@@ -163,9 +179,23 @@ def engine(url: str) -> sa.engine.Engine:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     created = sa.create_engine(url, future=True, pool_pre_ping=True)
-    metadata.create_all(created)
+    _create_tables(created)
     _add_appointments_language(created)
     return created
+
+
+def _create_tables(engine: sa.engine.Engine, attempts: int = 3) -> None:
+    """create_all, tolerating another process that creates the same new table at the same moment
+    (`make run` starts four processes at once): its check and its CREATE are not one step, so the
+    loser gets "already exists"; looking again then finds the table."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.DBAPIError:  # SQLite: OperationalError; PostgreSQL: ProgrammingError
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def _add_appointments_language(engine: sa.engine.Engine) -> None:

@@ -53,6 +53,15 @@ class OpeningHours:
 
 
 @dataclass(frozen=True)
+class OutreachSettings:
+    """When the outreach command's check-ins go (clinic/settings.yml, outreach): days after the
+    visit, in order, and the hours of the day (the clinic's time zone) in which check-ins are sent,
+    as (start, end) minutes after midnight. botox_clinic/outreach.py says how a check-in is due."""
+    check_in_days: Tuple[int, ...] = (1, 7, 14)
+    send_hours: Tuple[Tuple[int, int], ...] = ((9 * 60, 20 * 60),)
+
+
+@dataclass(frozen=True)
 class ClinicSettings:
     name: str
     phone: str
@@ -66,6 +75,7 @@ class ClinicSettings:
     opening_hours: Optional[OpeningHours] = None
     # Tell the patient when a clinician has acknowledged their escalation (botox_clinic/handoff.py).
     tell_patient_when_seen: bool = False
+    outreach: OutreachSettings = field(default_factory=OutreachSettings)
 
     def template_values(self) -> Dict[str, str]:
         """Values for the {clinic_name}, {clinic_phone} and {emergency_number} placeholders."""
@@ -199,7 +209,8 @@ def load_clinic(path: str) -> ClinicSettings:
                           load_escalation_policy(data.get("escalation_policy"), f"{path}: escalation_policy"),
                           opening_hours=load_opening_hours(data.get("opening_hours"), f"{path}: opening_hours"),
                           tell_patient_when_seen=_flag(data.get("tell_patient_when_seen", False),
-                                                       f"{path}: tell_patient_when_seen"))
+                                                       f"{path}: tell_patient_when_seen"),
+                          outreach=load_outreach(data.get("outreach"), f"{path}: outreach"))
 
 
 def load_escalation_policy(data: object, where: str) -> Dict[str, Tuple[PageStep, ...]]:
@@ -279,6 +290,53 @@ def _day_ranges(value: object, where: str) -> Tuple[Tuple[int, int], ...]:
                              f"at most 24:00)")
         ranges.append((start, end))
     return tuple(sorted(ranges))
+
+
+# A check-in is about the weeks after the injection when problems can start (the boxed warning:
+# hours to weeks), not a reminder months later.
+MAX_CHECK_IN_DAYS = 90
+
+
+def load_outreach(data: object, where: str) -> OutreachSettings:
+    """The outreach section, e.g. {check_ins: [{after_days: 1}, {after_days: 7}], send_hours: "09:00-20:00"};
+    left out, or a key left out, is the default (OutreachSettings). Checked: a typo must stop the
+    command, not leave a patient without the check-in the clinic meant to send."""
+    if data is None:
+        return OutreachSettings()
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: must be a mapping, e.g. {{check_ins: [{{after_days: 1}}, {{after_days: 7}}]}}")
+    unknown = set(data) - {"check_ins", "send_hours"}
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                         f"the keys are check_ins, send_hours")
+    defaults = OutreachSettings()
+    days = defaults.check_in_days if "check_ins" not in data else _check_in_days(data["check_ins"], f"{where}.check_ins")
+    hours = defaults.send_hours
+    if "send_hours" in data:
+        hours = _day_ranges(data["send_hours"], f"{where}.send_hours")
+        if not hours:
+            raise ValueError(f'{where}.send_hours: check-ins need hours to be sent in, e.g. "09:00-20:00"')
+    return OutreachSettings(days, hours)
+
+
+def _check_in_days(items: object, where: str) -> Tuple[int, ...]:
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"{where}: must be a list of check-ins, e.g. - {{after_days: 1}} (to send none, do not run "
+                         f"the check-ins command)")
+    days = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"after_days"}:
+            raise ValueError(f"{where}[{i}]: must be {{after_days: <whole days after the visit>}}, got {item!r}")
+        value = item["after_days"]
+        # bool is an int to Python, and YAML reads "yes" as one.
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHECK_IN_DAYS:
+            raise ValueError(f"{where}[{i}]: after_days must be a whole number of days from 1 to "
+                             f"{MAX_CHECK_IN_DAYS}, got {value!r}")
+        if days and value <= days[-1]:
+            raise ValueError(f"{where}[{i}]: after_days must be later than the check-in before it "
+                             f"({value} <= {days[-1]})")
+        days.append(value)
+    return tuple(days)
 
 
 def _flag(value: object, where: str) -> bool:
