@@ -17,6 +17,7 @@ from sanic import Blueprint
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
 
+from botox_clinic.language import MESSAGE_LANGUAGE_KEY, message_language
 from channels import clinician_messages
 
 MAX_MESSAGE_CHARS = 5000
@@ -68,7 +69,11 @@ class ValidatedRestInput(RestInput):
         return self.name()
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        metadata = _payload(request).get("metadata")
+        payload = _payload(request)
+        metadata = payload.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidUsage('"metadata" must be a JSON object')
-        return metadata
+        # The message's language, for a conversation it opens (components/session_start.py).
+        message = payload.get("message")
+        said = message_language(message) if isinstance(message, str) else None
+        return {**(metadata or {}), MESSAGE_LANGUAGE_KEY: said} if said else metadata

@@ -37,8 +37,10 @@ from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from botox_clinic.handoff import HandoffStore, Hold
+from botox_clinic.language import DEFAULT_LANGUAGE
 from botox_clinic.messages import text
 from botox_clinic.settings import get_settings
+from botox_clinic.slots import LANGUAGE
 from components import escalation
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,9 @@ class ConversationHeld(Action):
                   tracker: DialogueStateTracker, domain: Domain) -> List[Event]:
         if told_of(tracker, self._hold):
             return []
-        return [BotUttered(text("handoff.held", clinic=get_settings().clinic), metadata={NOTICE_KEY: self._hold.since})]
+        language = tracker.get_slot(LANGUAGE) or DEFAULT_LANGUAGE
+        return [BotUttered(text("handoff.held", language, clinic=get_settings().clinic),
+                           metadata={NOTICE_KEY: self._hold.since})]
 
 
 def told_of(tracker: DialogueStateTracker, hold: Hold) -> bool:

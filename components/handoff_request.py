@@ -24,8 +24,10 @@ from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from botox_clinic.handoff import describe_hours
+from botox_clinic.language import DEFAULT_LANGUAGE
 from botox_clinic.messages import text
 from botox_clinic.settings import get_settings
+from botox_clinic.slots import LANGUAGE
 from components import escalation
 
 NAME = "utter_human"
@@ -42,14 +44,16 @@ class RequestHuman(Action):
                   tracker: DialogueStateTracker, domain: Domain) -> List[Event]:
         settings = get_settings()
         clinic = settings.clinic
+        language = tracker.get_slot(LANGUAGE) or DEFAULT_LANGUAGE
         if clinic.opening_hours is None:
             return await ActionBotResponse(NAME).run(output_channel, nlg, tracker, domain)
         if not clinic.is_open(datetime.now(timezone.utc)):
-            return [BotUttered(text("handoff.closed", clinic=clinic, opening_hours=describe_hours(clinic.opening_hours)))]
+            return [BotUttered(text("handoff.closed", language, clinic=clinic,
+                                    opening_hours=describe_hours(clinic.opening_hours, language)))]
         reference = await escalation.record(dict(
             channel=tracker.get_latest_input_channel() or "unknown", sender_id=tracker.sender_id, tier=TIER,
             symptoms=[REASON], message=(tracker.latest_message.text if tracker.latest_message else None) or "",
             recent_turns=escalation.recent_turns(tracker), targets=list(settings.targets)))
         if reference is None:
             return await ActionBotResponse(NAME).run(output_channel, nlg, tracker, domain)
-        return [BotUttered(text("handoff.requested", clinic=clinic))]
+        return [BotUttered(text("handoff.requested", language, clinic=clinic))]

@@ -72,7 +72,7 @@ class ClinicSessionStart(rasa_actions.ActionSessionStart):
         page = supported(metadata.get("lang"))
         if page and page != DEFAULT_LANGUAGE:
             return page, PAGE
-        # By SMS the conversation opens with the patient's message: what it says goes first.
+        # By SMS or REST the conversation opens with the patient's message: what it says goes first.
         said = metadata.get(MESSAGE_LANGUAGE_KEY)
         if isinstance(said, list) and len(said) == 2 and supported(said[0]) and said[1] in STRENGTH:
             return said[0], said[1]

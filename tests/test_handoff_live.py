@@ -197,6 +197,10 @@ def test_asking_for_a_person_outside_opening_hours_gives_the_number_and_the_hour
         assert reply == text("handoff.closed", clinic=clinic, opening_hours=describe_hours(clinic.opening_hours))
         assert clinic.phone in reply and f"{open_day.title()} 09:00-17:00" in reply
         assert _escalations_of(assistant, "closed-1") == []
+        # In the conversation's language.
+        status, replies = say(assistant.url, "closed-2", "¿puedo hablar con una persona de la clínica, por favor?")
+        assert _texts(replies)[-1] == text("handoff.closed", "es", clinic=clinic,
+                                           opening_hours=describe_hours(clinic.opening_hours, "es"))
 
 
 def test_without_opening_hours_asking_for_a_person_gives_the_number_as_before(processor, settings, monkeypatch, tmp_path,
