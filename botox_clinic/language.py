@@ -59,6 +59,11 @@ def _lingua():
     return LanguageDetectorBuilder.from_languages(*codes).with_preloaded_language_models().build(), codes
 
 
+def preload() -> None:
+    """Load lingua's models now (they take about a second), not when the first message needs them."""
+    _lingua()
+
+
 def detect(text: str) -> Detection:
     words = len(_WORD.findall(text or ""))
     if not words:

@@ -546,6 +546,8 @@ class RedFlagRules:
     def __init__(self, detectors: Sequence[RedFlagDetector]):
         self.detectors = tuple(detectors)
         self.tier_rank = self.detectors[0].tier_rank
+        # lingua's models load here, with the model, not in the first patient's turn (about a second).
+        language.preload()
 
     def assess(self, text: str) -> Assessment:
         assessments = [detector.assess(text) for detector in self.detectors]
