@@ -162,7 +162,7 @@ def patient_text(message: ClinicianMessage, clinic: ClinicSettings, language: st
 
 def describe_hours(hours: OpeningHours, language: str = DEFAULT_LANGUAGE) -> str:
     """e.g. "Monday to Friday 09:00-17:00; Saturday 10:00-13:00": runs of days with the same hours."""
-    names = template("handoff.weekdays", language).split(",")
+    names = template("dates.weekdays", language).split(",")
     runs: List[list] = []  # [first day, last day, ranges]
     for day, ranges in enumerate(hours.days):
         if runs and runs[-1][2] == ranges and runs[-1][1] == day - 1:

@@ -199,7 +199,6 @@ class RedFlagDetector:
         self._nlp = nlp
         self._typo_targets: List[str] = []  # filled once the patterns are known, below
         self.context = ContextWords.from_rules(rules.get("context") or {})
-        self._fold = self.context.fold_accents
         self._spellings = {self._fold_word(str(k).lower()): str(v).lower()
                            for k, v in (rules.get("spellings") or {}).items()}
         self._known_words, self._inflected_words = self._language_words(nlp)
@@ -261,7 +260,7 @@ class RedFlagDetector:
         return words | {self._fold_word(str(v).lower()) for v in table.values()}, table
 
     def _fold_word(self, word: str) -> str:
-        return fold_accents(word) if self._fold else word
+        return fold_accents(word) if self.context.fold_accents else word
 
     def _canonical_phrase(self, phrase: str) -> str:
         """Canonical form of a phrase from the rules file, keeping the pattern syntax intact."""
