@@ -2,10 +2,13 @@
 project's thresholds, for each language on its own.
 
 usage: python -m scripts.check_nlu_report RESULTS_DIR [--min-weighted-f1 0.95] [--min-intent-f1 0.85]
+                                          [--floor LANGUAGE=WEIGHTED,INTENT ...]
 
 RESULTS_DIR is `rasa test nlu --cross-validation --successes --out RESULTS_DIR`'s: every test
 sentence is in intent_successes.json or intent_errors.json; a sentence is Spanish when it is one of
 data/nlu/es's examples. Both languages' figures are printed, and each must meet the thresholds.
+`--floor es=0.86,0.74` replaces them for a language that does not meet them yet: its figures are
+still printed against the bar, and the run fails only below the floor (a regression).
 """
 import argparse
 import json
@@ -32,7 +35,13 @@ def main() -> int:
     parser.add_argument("results", type=Path)
     parser.add_argument("--min-weighted-f1", type=float, default=0.95)
     parser.add_argument("--min-intent-f1", type=float, default=0.85)
+    parser.add_argument("--floor", action="append", default=[], metavar="LANGUAGE=WEIGHTED,INTENT")
     args = parser.parse_args()
+    floors = {}
+    for floor in args.floor:
+        language, _, figures = floor.partition("=")
+        weighted_floor, intent_floor = (float(figure) for figure in figures.split(","))
+        floors[language] = (weighted_floor, intent_floor)
     sentences = []
     for name in ("intent_successes.json", "intent_errors.json"):
         with open(args.results / name, encoding="utf-8") as f:
@@ -53,7 +62,14 @@ def main() -> int:
               f"{min(intents.values()):.3f} (min {args.min_intent_f1}) over {len(intents)} intents, {len(rows)} sentences")
         if weak:
             print(f"  intents below {args.min_intent_f1}: {weak}")
-        failed |= weighted < args.min_weighted_f1 or bool(weak)
+        if language in floors:
+            weighted_floor, intent_floor = floors[language]
+            below = weighted < weighted_floor or min(intents.values()) < intent_floor
+            print(f"  {language} does not meet the bar yet; regression floor {weighted_floor} weighted, "
+                  f"{intent_floor} lowest intent: {'FAILED' if below else 'held'}")
+            failed |= below
+        else:
+            failed |= weighted < args.min_weighted_f1 or bool(weak)
     return 1 if failed else 0
 
 
