@@ -2,7 +2,6 @@
 a tracker store on a private SQLite file, the trained model in this process, and the running
 assistant."""
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from receivers import TwilioApiStandIn, free_port
+from rest_client import say
 
 from botox_clinic import paths
 from botox_clinic.escalations import EscalationStore
@@ -230,10 +230,8 @@ def running_assistant(tmp: Path, extra_env: Optional[dict] = None):
             pytest.fail("the Rasa server did not start: see " + str(tmp / "servers.log"))
         # One conversation before the tests, as a server has after its first patient: on CI's loaded
         # 2-core machine the very first message of a fresh server took about 2 s, over the bar the
-        # timed tests hold every later one to (not profiled yet: README, Known limits).
-        urllib.request.urlopen(urllib.request.Request(
-            url + "/webhooks/rest/webhook", data=json.dumps({"sender": "warm-up", "message": "hello"}).encode(),
-            headers={"Content-Type": "application/json"}), timeout=60).read()
+        # timed tests hold every later one to (not profiled yet: README, Tests).
+        say(url, "warm-up", "hello")
         yield RunningAssistant(url, EscalationStore(db), db, twilio, public_sms_url, twilio.auth_token,
                                f"http://127.0.0.1:{page_port}/", tmp / "trackers.db", tmp / "servers.log",
                                action_server, f"http://127.0.0.1:{action_port}")
