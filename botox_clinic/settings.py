@@ -76,6 +76,9 @@ class ClinicSettings:
     # Tell the patient when a clinician has acknowledged their escalation (botox_clinic/handoff.py).
     tell_patient_when_seen: bool = False
     outreach: OutreachSettings = field(default_factory=OutreachSettings)
+    # Optional details patients ask for (components/clinic_details.py); None: not set.
+    address: Optional[str] = None
+    booking_url: Optional[str] = None
 
     def template_values(self) -> Dict[str, str]:
         """Values for the {clinic_name}, {clinic_phone} and {emergency_number} placeholders."""
@@ -210,7 +213,25 @@ def load_clinic(path: str) -> ClinicSettings:
                           opening_hours=load_opening_hours(data.get("opening_hours"), f"{path}: opening_hours"),
                           tell_patient_when_seen=_flag(data.get("tell_patient_when_seen", False),
                                                        f"{path}: tell_patient_when_seen"),
-                          outreach=load_outreach(data.get("outreach"), f"{path}: outreach"))
+                          outreach=load_outreach(data.get("outreach"), f"{path}: outreach"),
+                          address=_optional_text(data.get("clinic_address"), f"{path}: clinic_address"),
+                          booking_url=_booking_url(data.get("booking_url"), f"{path}: booking_url"))
+
+
+def _optional_text(value: object, where: str) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected text, got {value!r}")
+    return " ".join(value.split())
+
+
+def _booking_url(value: object, where: str) -> Optional[str]:
+    """A link patients are sent to: https only, so a typo is caught at start, not by a patient."""
+    url = _optional_text(value, where)
+    if url is not None and (not url.startswith("https://") or " " in url):
+        raise ValueError(f"{where}: expected an https:// link, got {url!r}")
+    return url
 
 
 def load_escalation_policy(data: object, where: str) -> Dict[str, Tuple[PageStep, ...]]:

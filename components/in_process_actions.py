@@ -6,15 +6,18 @@ name: Rasa's action lookup (`action_for_name_or_text`) answers these names with 
   server;
 - utter_human (components/handoff_request.py): "can I talk to a person?" answered by the time of
   day. It keeps the response's name, so the rules and stories trained on it are unchanged.
+- utter_clinic_contact, utter_clinic_location, utter_clinic_hours, utter_booking
+  (components/clinic_details.py): the clinic's details from clinic/settings.yml, the same way.
 """
 from __future__ import annotations
 
 from rasa.core.actions.action import Action
 from rasa.shared.core.domain import Domain
 
-from components import escalation, handoff_request
+from components import clinic_details, escalation, handoff_request
 
-IN_PROCESS = {escalation.NAME: escalation.EscalateRedFlag, handoff_request.NAME: handoff_request.RequestHuman}
+IN_PROCESS = {escalation.NAME: escalation.EscalateRedFlag, handoff_request.NAME: handoff_request.RequestHuman,
+              **clinic_details.actions()}
 
 
 def action_lookup(rasa_lookup):

@@ -26,7 +26,15 @@ from rasa.shared.core.events import Event
 from rasa.utils.endpoints import EndpointConfig
 
 from botox_clinic.settings import get_settings
-from components import conversation_hold, conversation_language, in_process_actions, parse_in_thread, session_start, upstream_fixes
+from components import (
+    conversation_hold,
+    conversation_language,
+    in_process_actions,
+    message_parts,
+    parse_in_thread,
+    session_start,
+    upstream_fixes,
+)
 
 RASA_VERSION = "3.6.21"
 
@@ -75,12 +83,14 @@ PATCHES = (
     Patch(rasa_actions, "ActionSessionStart", session_start.ClinicSessionStart,
           "463cd4ab7c977339", "the conversation start run inside the Rasa server"),
     Patch(rasa_actions, "action_for_name_or_text", in_process_actions.action_lookup(rasa_actions.action_for_name_or_text),
-          "a63fb2d066efa0bc", "the red-flag escalation and the handoff request run inside the Rasa server, never "
-          "waiting on the action server"),
+          "a63fb2d066efa0bc", "the red-flag escalation, the handoff request and the clinic's details run inside the "
+          "Rasa server, never waiting on the action server"),
     Patch(MessageProcessor, "_run_prediction_loop",
           conversation_language.prediction_loop(conversation_hold.prediction_loop(MessageProcessor._run_prediction_loop)),
           "cb30a0cbb690c571", "the conversation's language brought up to date with each message; no answers in a "
           "conversation a clinician holds, except a red flag's escalation"),
+    Patch(MessageProcessor, "handle_message", message_parts.handle_message(MessageProcessor.handle_message),
+          "0c41d4780d2d4676", "more than one question in a message answered part by part"),
     Patch(rasa_actions, "DEFAULT_REQUEST_TIMEOUT", get_settings().action_timeout_seconds,
           "983bd614bb5afece", "a custom action waits seconds, not Rasa's five minutes, for a stalled action server"),
 )
@@ -115,5 +125,9 @@ def applied() -> List[Patch]:
 
 
 if __name__ == "__main__":
-    for patch in PATCHES:
+    # Run as a script this module is a second copy, made after the package applied the first: its
+    # PATCHES took our replacements as the originals. The package's copy holds Rasa's.
+    from components import rasa_patches as package_copy
+
+    for patch in package_copy.PATCHES:
         print(f"{patch.target}: {fingerprint(patch.original)}")

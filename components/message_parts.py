@@ -1,0 +1,119 @@
+"""The shapes of real messages, before the policies answer them (put in place of Rasa's
+`MessageProcessor.handle_message` by components/rasa_patches.py, inside the conversation's lock, so
+every channel gets it). botox_clinic/question_parts.py proposes the pieces; the classifier decides.
+
+- **More than one question** ("is it quick, and is the needle painful?"): each part gets its own
+  answer, as if the patient had sent the parts one after another. Only when the whole message is no
+  red-flag report and at least two parts are understood, each on its own, as different questions
+  (intents ask_*). A part that reports a red flag the whole message did not show goes first, so its
+  escalation and instructions come before any answer. Each part is a turn of its own, so a follow-up
+  part ("... and do they go away by themselves?") is read against the part before it. Every part's
+  UserUttered carries the whole message in its metadata (PARTS_KEY).
+- **A long message not understood as a whole** ("I've got the kids to pick up at 3, so roughly how
+  long is a treatment?"): the question in it is found clause by clause. The turn keeps the whole
+  message, its entities (a treatment type named in the context) and its red-flag assessment; only
+  the intent is the best clause's, when that is a question understood surely. A report in a
+  clause is not escalated from here: the red-flag detectors judged the whole message, context and
+  all, and a clause alone loses the negation or the other person that made it no report.
+
+Otherwise the message is one turn, understood once, as before.
+"""
+from __future__ import annotations
+
+from itertools import chain
+from typing import Any, Dict, List, Optional
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY
+
+from botox_clinic.question_parts import clauses, split_questions
+from components.red_flag_detector import FALLBACK_INTENT, REPORT_INTENT
+
+PARTS_KEY = "message_parts"
+QUESTION_PREFIX = "ask_"
+# A part or clause answered on its own must be understood at least this surely: shorter than the
+# message, it is surer than the FallbackClassifier's threshold (config.yml) asks of a whole message.
+PART_CONFIDENCE = 0.6
+# The clauses of a longer message tried for its question: the last ones, where a patient's question
+# usually comes after the context.
+MAX_CLAUSES = 6
+
+
+def handle_message(rasa_handle_message):
+    """Rasa's `MessageProcessor.handle_message`, run once per answered part of the message."""
+    async def handle(self: MessageProcessor, message: UserMessage) -> Optional[List[Dict[str, Any]]]:
+        replies = None
+        for part in await _turns(self, message):
+            replies = await rasa_handle_message(self, part)  # one output channel: it collects them all
+        return replies
+
+    return handle
+
+
+async def _turns(processor: MessageProcessor, message: UserMessage) -> List[UserMessage]:
+    """The message as one turn, or its parts as turns in the order they are answered."""
+    if message.parse_data or not message.text or message.text.startswith("/"):  # a button's payload
+        return [message]
+    parts, pieces = split_questions(message.text), clauses(message.text)[-MAX_CLAUSES:]
+    if not parts and not pieces:
+        return [message]
+    whole = await processor.parse_message(message)
+    if _intent(whole) == REPORT_INTENT:
+        return [_turn(message, message.text, whole, message.message_id)]
+    if parts:
+        answered = await _answered_parts(processor, message, parts)
+        if answered:
+            return answered
+    if _intent(whole) == FALLBACK_INTENT and pieces:
+        question = await _question_among(processor, message, pieces)
+        if question:
+            whole = {**whole, INTENT: question[INTENT], INTENT_RANKING_KEY: question.get(INTENT_RANKING_KEY, [])}
+    return [_turn(message, message.text, whole, message.message_id)]
+
+
+async def _answered_parts(processor: MessageProcessor, message: UserMessage, texts: List[str]) -> List[UserMessage]:
+    """The parts as turns, red-flag reports first; [] unless a report or two different questions."""
+    parsed = [(text, await _parse(processor, message, text)) for text in texts]
+    reports = [(text, parse) for text, parse in parsed if _intent(parse) == REPORT_INTENT]
+    questions, seen = [], set()
+    for text, parse in parsed:
+        if _is_sure_question(parse) and _intent(parse) not in seen:
+            seen.add(_intent(parse))
+            questions.append((text, parse))
+    if len(questions) < 2 and not reports:
+        return []
+    answered = reports + questions
+    return [_turn(message, text, parse, message.message_id if number == 0 else None,
+                  {PARTS_KEY: {"part": number + 1, "of": len(answered), "message": message.text}})
+            for number, (text, parse) in enumerate(answered)]
+
+
+async def _question_among(processor: MessageProcessor, message: UserMessage,
+                          pieces: List[str]) -> Optional[Dict[str, Any]]:
+    """The surest question among the clauses and pairs of neighbouring clauses, if one is sure."""
+    candidates = chain(pieces, (f"{first}, {second}" for first, second in zip(pieces, pieces[1:])))
+    parses = [parse for parse in [await _parse(processor, message, text) for text in candidates] if _is_sure_question(parse)]
+    return max(parses, key=_confidence, default=None)
+
+
+async def _parse(processor: MessageProcessor, message: UserMessage, text: str) -> Dict[str, Any]:
+    return await processor.parse_message(_turn(message, text, None, None))
+
+
+def _intent(parse: Dict[str, Any]) -> str:
+    return (parse.get(INTENT) or {}).get(INTENT_NAME_KEY) or ""
+
+
+def _confidence(parse: Dict[str, Any]) -> float:
+    return (parse.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0
+
+
+def _is_sure_question(parse: Dict[str, Any]) -> bool:
+    return _intent(parse).startswith(QUESTION_PREFIX) and _confidence(parse) >= PART_CONFIDENCE
+
+
+def _turn(message: UserMessage, text: str, parse: Optional[Dict[str, Any]], message_id: Optional[str],
+          metadata: Optional[Dict[str, Any]] = None) -> UserMessage:
+    return UserMessage(text, message.output_channel, message.sender_id, parse, message.input_channel, message_id,
+                       {**(message.metadata or {}), **(metadata or {})})
