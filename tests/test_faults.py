@@ -11,6 +11,7 @@ import pytest
 import socketio
 from conftest import running_assistant
 from rest_client import say
+from socket_client import disconnect
 from test_twilio_sms import text as sms
 from test_twilio_sms import wait_for
 
@@ -85,7 +86,7 @@ def _by_web_chat(assistant):
                 await asyncio.sleep(0.02)
             elapsed = time.monotonic() - started
         finally:
-            await client.disconnect()
+            await disconnect(client)
         return session["id"], elapsed, " ".join(m.get("text") or "" for m in received), _payload(received)
 
     return asyncio.run(chat())

@@ -14,6 +14,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rest_client import say
+from socket_client import disconnect
 from test_handoff import acknowledge, add_clinician, clinic_settings_file, delivered_at, hold, release_hold, write_message
 from test_twilio_sms import sent_to, wait_for
 from test_twilio_sms import text as sms
@@ -139,7 +140,7 @@ def test_a_clinician_message_reaches_the_open_web_chat_once_and_waits_for_a_pati
         assert await _until(lambda: any(m.get("text") == first for m in received), 3), received
         await asyncio.sleep(2)
         assert [m["text"] for m in received if m.get("text") == first] == [first]
-        await client.disconnect()
+        await disconnect(client)
 
         later = write_message(db, session_id, "Are you still there?", channel="webchat")
         await asyncio.sleep(2)
@@ -148,7 +149,7 @@ def test_a_clinician_message_reaches_the_open_web_chat_once_and_waits_for_a_pati
         assert again == session_id
         assert await _until(lambda: any(m.get("text") == second for m in received), 3), received
         await asyncio.sleep(2)
-        await client.disconnect()
+        await disconnect(client)
         return [m.get("text") for m in received]
 
     received = asyncio.run(scenario())

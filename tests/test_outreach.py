@@ -110,9 +110,11 @@ def test_a_follow_up_reply_with_a_red_flag_escalates(assistant, tmp_path):
     [_notice, check_in] = sent_to(assistant, phone)
     assert "How are you feeling" in check_in and "911" in check_in
     text(assistant, phone, "my eyelid is drooping and i'm seeing double")
-    wait_for(assistant, phone, "call Demo Botox Clinic today")
+    # No delivery target is configured, so the patient is told to call the clinic themselves.
+    reply = "\n".join(wait_for(assistant, phone, "call Demo Botox Clinic yourself today")[2:])
     [escalation] = [e for e, _ in assistant.escalations.list() if e.sender_id == phone]
     assert escalation.tier == "urgent" and escalation.channel == "twilio"
+    assert "call Demo Botox Clinic yourself today" in reply and escalation.id in reply, reply
 
 
 def test_a_file_without_the_required_columns_is_refused(assistant, tmp_path):

@@ -7,6 +7,7 @@ import urllib.request
 import pytest
 import socketio
 from conftest import SCREENSHOTS
+from socket_client import disconnect
 
 
 async def _socket(assistant, session_id=None, origin=None):
@@ -33,12 +34,13 @@ async def _ask(client, replies, text, *, until=lambda r: "text" in r):
 def test_replies_arrive_with_a_persistent_session_and_survive_a_reconnect(assistant):
     async def scenario():
         client, session_id, replies, _ = await _socket(assistant)
-        await _ask(client, replies, "it's for my chronic migraine")
-        await client.disconnect()
+        # Until the answer, not the welcome before it: a later reply would reach the next socket.
+        await _ask(client, replies, "it's for my chronic migraine", until=lambda r: "medical Botox" in r.get("text", ""))
+        await disconnect(client)
         # A page reload: a new socket asks for the same session and the context is still there.
         client, again, replies, _ = await _socket(assistant, session_id)
         got = await _ask(client, replies, "how long does it last")
-        await client.disconnect()
+        await disconnect(client)
         return session_id, again, " ".join(r.get("text", "") for r in got)
 
     session_id, again, text = asyncio.run(scenario())
@@ -50,7 +52,7 @@ def test_escalation_reaches_the_widget_as_a_custom_payload(assistant):
     async def scenario():
         client, _, replies, _ = await _socket(assistant)
         got = await _ask(client, replies, "my lips and tongue are swelling up", until=lambda r: "custom" in r)
-        await client.disconnect()
+        await disconnect(client)
         return got
 
     payload = asyncio.run(scenario())[-1]["custom"]
@@ -66,7 +68,7 @@ def test_malformed_messages_get_an_error_event_and_the_socket_keeps_working(assi
         error = await asyncio.wait_for(errors.get(), 10)
         await client.emit("no_such_event", {"x": 1})  # unknown events are ignored
         got = await _ask(client, replies, "what is botox", until=lambda r: "neuromodulator" in r.get("text", ""))
-        await client.disconnect()
+        await disconnect(client)
         return error, got
 
     error, got = asyncio.run(scenario())
