@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import List, Pattern
+from typing import Iterable, List, Pattern
 
 import yaml
 
@@ -34,14 +34,16 @@ def _boundary() -> Pattern[str]:
 
 def split_questions(text: str) -> List[str]:
     """The message's parts with words in them, in order; [] when there is one or none."""
-    parts = [part.strip(" ,;") for part in _boundary().split(" ".join(text.split()))]
-    parts = [part for part in parts if re.search(r"\w", part)]
-    return parts if len(parts) > 1 else []
+    return _several(part.strip(" ,;") for part in _boundary().split(" ".join(text.split())))
 
 
 def clauses(text: str) -> List[str]:
     """The message's clauses (between commas, semicolons, dashes and the ends of sentences) with words
     in them, in order; [] when there is one or none."""
-    parts = [part.strip(" ,;-–—") for part in re.split(r"(?<=[?!.;,])\s+|\s+[-–—]+\s+", " ".join(text.split()))]
-    parts = [part for part in parts if re.search(r"\w", part)]
-    return parts if len(parts) > 1 else []
+    return _several(part.strip(" ,;-–—") for part in re.split(r"(?<=[?!.;,])\s+|\s+[-–—]+\s+", " ".join(text.split())))
+
+
+def _several(parts: Iterable[str]) -> List[str]:
+    """The parts with words in them, if there are two or more; else []."""
+    worded = [part for part in parts if re.search(r"\w", part)]
+    return worded if len(worded) > 1 else []
