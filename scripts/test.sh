@@ -16,7 +16,7 @@ $rasa data validate --fail-on-warnings --quiet
 # The bar (recall 100%, false escalations <= 3% on the held-out part) is not met yet:
 # this step prints the figures and fails only below what is reached now (README, Red flags).
 echo "== red-flag corpus: both detectors, held-out and training parts, English then Spanish"
-.venv/bin/python -m scripts.red_flag_report --min-recall 0.95 --max-false-rate 0.05
+.venv/bin/python -m scripts.red_flag_report --min-recall 0.96 --max-false-rate 0.06
 
 echo "== pytest"
 .venv/bin/python -m pytest --durations=25

@@ -18,7 +18,8 @@ def _model(**thresholds) -> ReportModel:
     return ReportModel(TextFeatures({}, np.zeros(0), {}, np.zeros(0)), tuple(RULES),
                        {name: cat["label"] for name, cat in RULES.items()},
                        {name: cat["tier"] for name, cat in RULES.items()}, np.zeros((3, 1)), np.zeros(3),
-                       np.zeros((len(RULES), 1)), np.zeros(len(RULES)), Thresholds(**values))
+                       np.zeros((len(RULES), 1)), np.zeros(len(RULES)), Thresholds(**values),
+                       combinations=load_yaml(ROOT / "clinic/red_flags.yml")["combinations"])
 
 
 def _verdict(urgent=0.0, emergency=0.0, **categories) -> Verdict:
@@ -56,6 +57,28 @@ def test_either_detector_escalates_at_the_higher_tier(detector):
     assert learned_only.reasons == ("difficulty breathing (recognised by the learned detector)",)
     higher = model.decide(detector.assess("my eyelid is drooping"), _verdict(emergency=0.9), TIER_RANK)
     assert higher.tier == "emergency"
+
+
+def test_a_combination_the_two_detectors_find_between_them_is_an_emergency(detector):
+    # The rules see the face drooping (urgent), the model the arm that gave way: stroke-like signs.
+    assessment = detector.assess("my face is drooping on one side, and my hand is useless")
+    assert assessment.tier == "urgent"
+    decision = _model().decide(assessment, _verdict(urgent=0.8, limb_weakness=0.9), TIER_RANK)
+    assert (decision.action, decision.tier) == (ESCALATE, "emergency")
+    assert any("stroke-like" in reason for reason in decision.reasons)
+    alone = _model().decide(assessment, _verdict(urgent=0.8), TIER_RANK)
+    assert alone.tier == "urgent"
+
+
+def test_the_model_alone_needs_more_to_escalate_a_symptom_the_rules_read_as_denied(detector):
+    # "I'm swallowing fine" looks like a swallowing report to a model without a notion of negation.
+    denied = detector.assess("my eyelids are not drooping")
+    assert denied.findings and denied.tier is None
+    model = _model(report=0.5, denied=0.9)
+    assert model.decide(denied, _verdict(urgent=0.8), TIER_RANK).action != ESCALATE
+    assert model.decide(denied, _verdict(urgent=0.95), TIER_RANK).action == ESCALATE
+    unnamed = detector.assess("something is wrong with my face")
+    assert model.decide(unnamed, _verdict(urgent=0.8), TIER_RANK).action == ESCALATE
 
 
 def test_a_rules_report_the_model_finds_very_unlikely_is_asked_about(detector):
