@@ -16,13 +16,30 @@ pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
+# Runs a part, and again a second after it exits, until run.sh stops it. Every part but the Rasa
+# server is run this way: the Rasa server escalates red flags on its own (README, How it decides),
+# so a dead action server, outbox worker or inbox is started again, not a reason to stop answering.
+supervise() {
+  local name=$1 child status
+  shift
+  trap 'kill "$child" 2>/dev/null; exit 0' INT TERM
+  while true; do
+    "$@" &
+    child=$!
+    wait "$child" && status=0 || status=$?
+    echo "run.sh: the $name exited ($status); starting it again" >&2
+    sleep 1
+  done
+}
+
 # rasa-sdk binds to SANIC_HOST; it has no authentication of its own, so keep it on loopback.
-SANIC_HOST=${ACTION_HOST:-127.0.0.1} .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" &
+supervise "action server" env SANIC_HOST="${ACTION_HOST:-127.0.0.1}" \
+  .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" &
 pids+=($!)
-.venv/bin/python -m commands.outbox run &
+supervise "outbox worker" .venv/bin/python -m commands.outbox run &
 pids+=($!)
 # The demo clinic page embedding the chat widget (a stand-in for the clinic's own website).
-.venv/bin/python -m http.server "$DEMO_PORT" --bind 127.0.0.1 --directory web/demo >/dev/null 2>&1 &
+supervise "demo page" .venv/bin/python -m http.server "$DEMO_PORT" --bind 127.0.0.1 --directory web/demo >/dev/null 2>&1 &
 pids+=($!)
 # The clinician inbox (staff only), and on the first start a demo account whose password is shown once.
 demo_password=
@@ -31,11 +48,12 @@ if ! grep -q $'^demo\t' <<<"$(.venv/bin/python -m commands.clinicians list)"; th
   .venv/bin/python -m commands.clinicians add-clinician demo --name "Demo clinician" --password-stdin \
     <<<"$demo_password" >/dev/null
 fi
-.venv/bin/python -m inbox &
+supervise "clinician inbox" .venv/bin/python -m inbox &
 pids+=($!)
 .venv/bin/rasa run --model models/current.tar.gz --endpoints endpoints.yml --credentials credentials.yml \
   --port "$RASA_PORT" ${RASA_API_TOKEN:+--enable-api --auth-token "$RASA_API_TOKEN"} &
-pids+=($!)
+rasa_pid=$!
+pids+=($rasa_pid)
 
 for _ in $(seq 120); do
   if curl -fs "http://localhost:$RASA_PORT/webhooks/rest/" >/dev/null 2>&1; then
@@ -51,4 +69,4 @@ for _ in $(seq 120); do
   fi
   sleep 1
 done
-wait -n "${pids[@]}"  # if any part dies, stop the rest rather than serve half an assistant
+wait "$rasa_pid"  # without the Rasa server nothing answers: stop the rest
