@@ -11,8 +11,10 @@ it learned to repeat the rules, idioms and all, instead of overruling them.
 - a tier head: P(none), P(urgent), P(emergency) for the message;
 - a category head: for each category, P(the message reports it), for the clinician's reasons.
 
-`decide` combines them: either detector's report escalates, at the higher of the two tiers, except
-that a rules report the model finds very unlikely (an idiom, an anecdote) is asked about instead; a
+`decide` combines them: either detector's report escalates, at the higher of the two tiers (and at a
+combination's, clinic/red_flags.yml, that the two make between them), except that a rules report the
+model finds very unlikely (an idiom, an anecdote) is asked about instead, and that the model alone
+needs more to escalate symptoms the rules read as denied or past; a
 named symptom that neither calls a report, but the model finds likely enough, is answered and
 followed by "Is this happening to you now?"; otherwise a named symptom gets the safety net.
 The thresholds are chosen on the training part's out-of-fold predictions (`fit`), never on the
