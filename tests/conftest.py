@@ -56,6 +56,16 @@ def load_yaml(path: Path):
         return yaml.safe_load(f)
 
 
+def eventually(condition, timeout: float = 20.0) -> bool:
+    """Whether `condition()` becomes true within `timeout` seconds (polled every 0.05 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 # Per module: Playwright keeps an event loop running while it is open, which asyncio.run refuses.
 @pytest.fixture(scope="module")
 def browser():

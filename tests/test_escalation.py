@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, escalate
+from conftest import ROOT, escalate, eventually
 from receivers import SmtpReceiver, TwilioApiStandIn, WebhookReceiver
 
 from botox_clinic import outbox
@@ -20,15 +20,6 @@ from botox_clinic.red_flags import ASSESSMENT_KEY
 from components.escalation import UNRECOGNISED
 
 SECRET = "test-webhook-secret"
-
-
-def _wait_for(condition, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_escalation_is_recorded_before_the_reply_and_the_clinic_notified(settings, escalations, detector,
@@ -110,7 +101,7 @@ def test_a_stalled_records_database_delays_the_reply_at_most_the_timeout_and_the
     assert time.monotonic() - started < escalation.RECORD_TIMEOUT_SECONDS + 0.5
     assert slots["escalation_tier"] == "emergency" and slots["escalation_recorded"] is False
     release.set()
-    assert _wait_for(lambda: len(escalations().list()) == 1, timeout=5)
+    assert eventually(lambda: len(escalations().list()) == 1, timeout=5)
     time.sleep(0.3)
     assert len(escalations().list()) == 1
 
@@ -135,7 +126,7 @@ def test_webhook_refusing_then_accepting_gets_each_escalation_exactly_once(setti
                          ESCALATION_WEBHOOK_SECRET=SECRET)
         store = EscalationStore(cfg.records_db_url)
         ids = {_record(store).id for _ in range(2)}
-        assert _wait_for(lambda: outbox.deliver_due(store, cfg) >= 0 and
+        assert eventually(lambda: outbox.deliver_due(store, cfg) >= 0 and
                          all(d.state == DELIVERED for _, ds in store.list() for d in ds))
         assert set(k.split(":")[0] for k in receiver.accepted) == ids  # each id once, after refusals
         headers, body = next(iter(receiver.accepted.values()))
@@ -206,12 +197,12 @@ def test_worker_killed_mid_delivery_then_restarted_delivers(settings, monkeypatc
         escalation = _record(store)  # no worker running: recorded, not yet delivered
         env = dict(os.environ)
         first = _worker(env)
-        assert _wait_for(lambda: receiver.requests)  # the first send is in flight...
+        assert eventually(lambda: receiver.requests)  # the first send is in flight...
         first.send_signal(signal.SIGKILL)  # ...when the worker dies
         first.wait()
         second = _worker(env)
         try:
-            assert _wait_for(lambda: all(d.state == DELIVERED for _, ds in store.list() for d in ds), timeout=30)
+            assert eventually(lambda: all(d.state == DELIVERED for _, ds in store.list() for d in ds), timeout=30)
         finally:
             second.terminate()
             second.wait()

@@ -3,9 +3,8 @@ action server never takes the Rasa server's escalations down with it, and stoppi
 import os
 import signal
 import subprocess
-import time
 
-from conftest import ROOT
+from conftest import ROOT, eventually
 
 SCRIPT = 'source scripts/supervise.sh; supervise "test part" sh -c "echo started >> \\"$LOG\\"; exec sleep 30"'
 
@@ -15,32 +14,23 @@ def _start(log_path):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_killed_part_is_started_again_and_stopping_the_supervisor_stops_it(tmp_path):
     log = tmp_path / "starts.log"
     supervisor = _start(log)
     try:
-        assert _wait_for(lambda: log.exists() and log.read_text().count("started") == 1)
+        assert eventually(lambda: log.exists() and log.read_text().count("started") == 1)
         child = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout.split()
         assert len(child) == 1
         os.kill(int(child[0]), signal.SIGKILL)
-        assert _wait_for(lambda: log.read_text().count("started") == 2), "the killed part was not started again"
+        assert eventually(lambda: log.read_text().count("started") == 2), "the killed part was not started again"
         restarted = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout.split()
         assert restarted and restarted != child
     finally:
         supervisor.terminate()
         _, stderr = supervisor.communicate(timeout=10)
     assert "the test part exited (137); starting it again" in stderr
-    assert _wait_for(lambda: not subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True).stdout)
-    assert _wait_for(lambda: not _running(restarted[0])), "stopping the supervisor left its part running"
+    assert eventually(lambda: not subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True).stdout)
+    assert eventually(lambda: not _running(restarted[0])), "stopping the supervisor left its part running"
 
 
 def _running(pid: str) -> bool:
