@@ -31,7 +31,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from botox_clinic.red_flag_corpus import EVERYDAY, TIERS
-from botox_clinic.red_flags import NEGATED, PAST, REPORT, Assessment
+from botox_clinic.red_flags import NEGATED, PAST, Assessment, combination
 
 ESCALATE, ASK, SAFETY_NET, NOTHING = "escalate", "ask", "safety_net", "nothing"
 # Regularisation of both heads (inverse strength) and the embedding's weight beside the unit-length
@@ -218,7 +218,7 @@ class ReportModel:
             learned_tier = "emergency"
         rules_tier = assessment.tier if p_report >= t.veto else None
         tier = max((x for x in (rules_tier, learned_tier) if x), key=tier_rank.get, default=None)
-        reported = {f.category for f in assessment.findings if f.context == REPORT}
+        reported = assessment.reported_categories
         if tier is not None:
             reasons = list(assessment.reasons)
             for category in sorted(named - reported):
@@ -306,14 +306,6 @@ def denied_only(assessment: Assessment) -> bool:
     return bool(assessment.findings) and all(f.context in (NEGATED, PAST) for f in assessment.findings)
 
 
-def combination(categories, combinations: Sequence[dict], tier_rank: Mapping[str, int]) -> Tuple[Optional[str], List[str]]:
-    """The highest tier, and the labels, of the combinations (clinic/red_flags.yml) these
-    categories make: all of `all_of` and any of `any_of`."""
-    matched = [c for c in combinations if set(c["all_of"]) <= set(categories) and set(c["any_of"]) & set(categories)]
-    tier = max((c["tier"] for c in matched), key=tier_rank.get, default=None)
-    return tier, [c["label"] for c in matched]
-
-
 def _design(text_features: TextFeatures, texts: Sequence[str], dense: np.ndarray, rows: np.ndarray):
     from scipy.sparse import csr_matrix, hstack
 
@@ -375,7 +367,7 @@ def _choose_thresholds(tier_probabilities, category_probabilities, assessments, 
     emergency_named = (np.array([[category_tiers[c] == "emergency" for c in categories]]) & named).any(axis=1)
     # As `decide` does: an escalation whose categories, named or reported, combine into an emergency is one.
     emergency_combination = np.array([
-        combination({c for c, n in zip(categories, row) if n} | {f.category for f in a.findings if f.context == REPORT},
+        combination({c for c, n in zip(categories, row) if n} | a.reported_categories,
                     combinations, tier_rank)[0] == "emergency" for row, a in zip(named, assessments)])
     denied = np.array([denied_only(a) for a in assessments])
     everyday = np.array([e.framing == EVERYDAY for e in examples])

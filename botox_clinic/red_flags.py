@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Container, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Container, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -163,10 +163,23 @@ class Assessment:
         return self.tier is not None
 
     @property
+    def reported_categories(self) -> FrozenSet[str]:
+        return frozenset(f.category for f in self.findings if f.context == REPORT)
+
+    @property
     def mentions_red_flag(self) -> bool:
         """A red-flag symptom is named (perhaps not reported): the reply needs the safety net."""
         return bool(self.findings)
 
+
+
+def combination(categories: Iterable[str], combinations: Sequence[dict],
+                tier_rank: Mapping[str, int]) -> Tuple[Optional[str], List[str]]:
+    """The highest tier, and the labels, of the combinations (clinic/red_flags.yml `combinations`)
+    these categories make: all of `all_of` and any of `any_of`."""
+    categories = set(categories)
+    matched = [c for c in combinations if set(c["all_of"]) <= categories and set(c["any_of"]) & categories]
+    return max((c["tier"] for c in matched), key=tier_rank.get, default=None), [c["label"] for c in matched]
 
 
 def _contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
@@ -432,10 +445,10 @@ class RedFlagDetector:
             return None, []
         reasons = sorted({f.label for f in reported.values()})
         tier = max((f.tier for f in reported.values()), key=self.tier_rank.get)
-        for combo in self._combinations:
-            if set(combo["all_of"]) <= reported.keys() and set(combo["any_of"]) & reported.keys():
-                reasons.append(combo["label"])
-                tier = max(tier, combo["tier"], key=self.tier_rank.get)
+        combination_tier, combination_labels = combination(reported, self._combinations, self.tier_rank)
+        if combination_tier:
+            reasons += combination_labels
+            tier = max(tier, combination_tier, key=self.tier_rank.get)
         if tier == "urgent":
             covered = {i for s, e in spans for i in range(s, e)}
             free = [w if i not in covered else "\0" for i, w in enumerate(words)]
