@@ -96,3 +96,21 @@ def test_use_puts_an_english_question_near_its_spanish_translation(use_encoder):
         ["I can't breathe", "no puedo respirar", "how long does botox last", "¿cuánto dura el bótox?"])
     assert breathe @ respirar > breathe @ duracion + 0.2
     assert duration @ duracion > duration @ respirar + 0.2
+
+
+def test_cross_validation_computes_each_text_once_and_gives_the_encoders_vectors(encoder):
+    from scripts.cross_validate import _remembering
+
+    seen = []
+
+    def counting_encode(self, texts):
+        seen.extend(texts)
+        return SentenceEncoder.encode(self, texts)
+
+    encode_once = _remembering(counting_encode)
+    first = encode_once(encoder, ["does it hurt", "how long does it last", "does it hurt"])
+    again = encode_once(encoder, ["how long does it last", "can I drink after", "does it hurt"])
+    assert seen == ["does it hurt", "how long does it last", "can I drink after"]
+    assert np.abs(first - encoder.encode(["does it hurt", "how long does it last", "does it hurt"])).max() < 1e-6
+    assert np.abs(again - encoder.encode(["how long does it last", "can I drink after", "does it hurt"])).max() < 1e-6
+    assert encode_once(encoder, []).shape == (0, 384)
