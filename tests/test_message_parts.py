@@ -155,6 +155,25 @@ def test_a_clause_understood_unsurely_leaves_the_message_to_the_fallback():
     assert turn.parse_data["intent"]["name"] == "nlu_fallback"
 
 
+
+
+@pytest.mark.parametrize("whole, end, read_as", [
+    # the context pulled the whole to a neighbour; the question it ends with is sure, and surer
+    (("ask_downtime", 0.7), ("ask_aftercare", 0.95), "ask_aftercare"),
+    # the end question not sure enough, or not surer enough than the whole: the whole stands
+    (("ask_downtime", 0.7), ("ask_aftercare", 0.85), "ask_downtime"),
+    (("ask_downtime", 0.88), ("ask_aftercare", 0.95), "ask_downtime"),
+    # the whole is no question ("I've got a bruise, how long will it last?" is about the bruise)
+    (("report_mild_side_effect", 0.7), ("ask_results_duration", 0.99), "report_mild_side_effect"),
+])
+def test_a_long_message_is_read_by_the_question_it_ends_with_only_when_that_is_surer(whole, end, read_as):
+    treatment = {"entity": "treatment_type", "value": "cosmetic"}
+    classifier = _Classifier({WHOLE: whole, "so how soon after botox can I exercise?": end}, [treatment])
+    [turn] = _turns(classifier, WHOLE)
+    assert turn.text == WHOLE and turn.parse_data["intent"]["name"] == read_as
+    assert turn.parse_data["entities"] == [treatment]
+
+
 def test_a_report_in_a_clause_is_left_to_the_detectors_verdict_on_the_whole():
     classifier = _Classifier({"so how soon after botox can I exercise?": ("report_red_flag", 1.0)})
     [turn] = _turns(classifier, WHOLE)
