@@ -1,5 +1,5 @@
 """Five-fold cross-validation of the NLU pipeline: the test-fold results of `rasa test nlu
---cross-validation`, written where that command writes them, in about a third of its time.
+--cross-validation`, written where that command writes them, in less time (README, Tests).
 
 usage: python -m scripts.cross_validate OUT_DIR
 

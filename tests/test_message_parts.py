@@ -155,8 +155,6 @@ def test_a_clause_understood_unsurely_leaves_the_message_to_the_fallback():
     assert turn.parse_data["intent"]["name"] == "nlu_fallback"
 
 
-
-
 @pytest.mark.parametrize("whole, end, read_as", [
     # the context pulled the whole to a neighbour; the question it ends with is sure, and surer
     (("ask_downtime", 0.7), ("ask_aftercare", 0.95), "ask_aftercare"),
