@@ -26,7 +26,7 @@ Otherwise the message is one turn, understood once, as before.
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
@@ -106,19 +106,25 @@ async def _question_among(processor: MessageProcessor, message: UserMessage,
                           pieces: List[str]) -> Optional[Dict[str, Any]]:
     """The surest question among the clauses and pairs of neighbouring clauses, if one is sure."""
     candidates = chain(pieces, (f"{first}, {second}" for first, second in zip(pieces, pieces[1:])))
-    parses = [parse for parse in [await _parse(processor, message, text) for text in candidates] if _is_sure_question(parse)]
-    return max(parses, key=_confidence, default=None)
+    return await _surest_question(processor, message, candidates)
 
 
 async def _question_at_end(processor: MessageProcessor, message: UserMessage, pieces: List[str],
                            whole: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The last clause, or the last two, when a different question understood surely and more surely
     than the whole message."""
-    bar = max(END_QUESTION_CONFIDENCE, _confidence(whole) + END_QUESTION_MARGIN)
     ends = [pieces[-1]] + ([f"{pieces[-2]}, {pieces[-1]}"] if len(pieces) > 2 else [])  # two: the whole
-    parses = [await _parse(processor, message, text) for text in ends]
-    sure = [parse for parse in parses if _is_sure_question(parse) and _confidence(parse) >= bar
-            and _intent(parse) != _intent(whole)]
+    return await _surest_question(processor, message, ends,
+                                  max(END_QUESTION_CONFIDENCE, _confidence(whole) + END_QUESTION_MARGIN), _intent(whole))
+
+
+async def _surest_question(processor: MessageProcessor, message: UserMessage, texts: Iterable[str],
+                           confidence: float = PART_CONFIDENCE, other_than: str = "") -> Optional[Dict[str, Any]]:
+    """The parse of the text understood most surely as a question (intent ask_*, other than
+    `other_than`) at `confidence` or more, if any."""
+    parses = [await _parse(processor, message, text) for text in texts]
+    sure = [parse for parse in parses
+            if _is_sure_question(parse) and _confidence(parse) >= confidence and _intent(parse) != other_than]
     return max(sure, key=_confidence, default=None)
 
 
