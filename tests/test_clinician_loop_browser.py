@@ -7,7 +7,7 @@ Twilio stand-in. Screenshots in results/screenshots/loop-*.png."""
 import time
 
 import pytest
-from conftest import SCREENSHOTS
+from conftest import SCREENSHOTS, eventually
 from inbox_helpers import PASSWORD, running_inbox
 from test_twilio_sms import sent_to, wait_for
 from test_twilio_sms import text as sms
@@ -30,10 +30,8 @@ def _bot_texts(widget):
 
 
 def _wait_for_bot_text(widget, needle, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not any(needle in t for t in _bot_texts(widget)):
-        assert time.monotonic() < deadline, f"no reply containing {needle!r}: {_bot_texts(widget)[-3:]}"
-        time.sleep(0.05)
+    assert eventually(lambda: any(needle in t for t in _bot_texts(widget)), timeout), \
+        f"no reply containing {needle!r}: {_bot_texts(widget)[-3:]}"
 
 
 def _say(widget, message):

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import SCREENSHOTS
+from conftest import SCREENSHOTS, eventually
 from inbox_helpers import PASSWORD, SMS_PATIENT, record, running_inbox
 
 from botox_clinic import records
@@ -53,7 +53,8 @@ def test_an_escalation_appears_live_and_is_acknowledged_answered_and_resolved(in
     assert waited < 2, waited
     assert page.evaluate("window.__sameDocument") is True  # inserted, not reloaded
     assert "arrived" in card.get_attribute("class")
-    _wait_until(lambda: page.title().startswith("(1) New escalation"), 2)  # the title flashes
+    # Polled from here: the page's Content-Security-Policy forbids the eval Playwright's wait_for_function uses.
+    assert eventually(lambda: page.title().startswith("(1) New escalation"), 2), "timed out"  # the title flashes
     assert page.evaluate("window.__tones") == [520, 880, 880, 880]  # the sound-on blip, then an emergency's three
     ids = page.eval_on_selector_all("#escalations > article", "cards => cards.map(c => c.id)")
     assert ids == [escalation.id, earlier.id]  # the emergency above the earlier urgent one
@@ -101,9 +102,3 @@ def test_an_escalation_appears_live_and_is_acknowledged_answered_and_resolved(in
     assert message not in log and "eyelid" not in log and not re.search(r"\+?\d{10,}", log)
 
 
-def _wait_until(condition, seconds):
-    # Polled from here: the page's Content-Security-Policy forbids the eval Playwright's wait_for_function uses.
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)

@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 import sqlalchemy as sa
+from conftest import eventually
 from receivers import TwilioApiStandIn
 from twilio.request_validator import RequestValidator
 
@@ -51,12 +52,8 @@ def sent_to(assistant, phone):
 
 def wait_for(assistant, phone, *needles, timeout=30.0):
     """The SMS bodies sent to `phone`, once every needle has appeared in them (or the timeout passed)."""
-    deadline = time.time() + timeout
-    while True:
-        bodies = sent_to(assistant, phone)
-        if all(n in "\n".join(bodies) for n in needles) or time.time() > deadline:
-            return bodies
-        time.sleep(0.05)
+    eventually(lambda: all(n in "\n".join(sent_to(assistant, phone)) for n in needles), timeout)
+    return sent_to(assistant, phone)
 
 
 def test_a_question_is_answered_by_sms_in_plain_text(assistant, phone):
