@@ -14,7 +14,8 @@ it learned to repeat the rules, idioms and all, instead of overruling them.
 `decide` combines them: either detector's report escalates, at the higher of the two tiers (and at a
 combination's, clinic/red_flags.yml, that the two make between them), except that a rules report the
 model finds very unlikely (an idiom, an anecdote) is asked about instead, and that the model alone
-needs more to escalate symptoms the rules read as denied or past; a
+needs more to escalate symptoms the rules read as denied or past, and messages that say only
+that things are normal; a
 named symptom that neither calls a report, but the model finds likely enough, is answered and
 followed by "Is this happening to you now?"; otherwise a named symptom gets the safety net.
 The thresholds are chosen on the training part's out-of-fold predictions (`fit`), never on the
@@ -80,8 +81,9 @@ class Thresholds:
     # idiom, an anecdote, a childhood allergy: the words of a report, not its meaning).
     veto: float = 0.0
     # P(report) from which the model alone escalates a message whose symptoms the rules read only as
-    # denied or over ("I'm swallowing fine", "it was blurry for a minute yesterday"): the model has
-    # no notion of negation, and those were most of its false alarms. Never below `report`.
+    # denied or over ("I'm swallowing fine", "it was blurry for a minute yesterday"), or that says
+    # only that things are normal ("my voice held up"): the model has no notion of negation, and
+    # those were most of its false alarms. Never below `report`.
     denied: float = 0.0
     category: float = CATEGORY_NAMED  # P(category) from which the model names it among the reasons
 
@@ -210,7 +212,7 @@ class ReportModel:
         named = {c for c, p in verdict.category_probabilities.items() if p >= t.category}
         mentioned = {f.category for f in assessment.findings}
         learned_tier = None
-        if p_report >= (max(t.report, t.denied) if denied_only(assessment) else t.report):
+        if p_report >= (max(t.report, t.denied) if reads_as_denied(assessment) else t.report):
             learned_tier = "emergency" if verdict.tier_probabilities["emergency"] >= t.emergency else "urgent"
         # Categories named by the model raise the tier to theirs (a swallowing report is an emergency
         # even where the tier head hesitates).
@@ -301,9 +303,12 @@ def fit(embeddings: np.ndarray, assessments: Sequence[Assessment], examples: Seq
                        category_intercept, thresholds, summary, combinations)
 
 
-def denied_only(assessment: Assessment) -> bool:
-    """The rules found symptoms, each of them negated or in the past."""
-    return bool(assessment.findings) and all(f.context in (NEGATED, PAST) for f in assessment.findings)
+def reads_as_denied(assessment: Assessment) -> bool:
+    """The rules found symptoms, each of them negated or in the past; or no report, in a message
+    that says only that things are normal ("I'm passing water normally")."""
+    if assessment.findings and all(f.context in (NEGATED, PAST) for f in assessment.findings):
+        return True
+    return assessment.reassured and not assessment.reported_categories
 
 
 def _design(text_features: TextFeatures, texts: Sequence[str], dense: np.ndarray, rows: np.ndarray):
@@ -369,7 +374,7 @@ def _choose_thresholds(tier_probabilities, category_probabilities, assessments, 
     emergency_combination = np.array([
         combination({c for c, n in zip(categories, row) if n} | a.reported_categories,
                     combinations, tier_rank)[0] == "emergency" for row, a in zip(named, assessments)])
-    denied = np.array([denied_only(a) for a in assessments])
+    denied = np.array([reads_as_denied(a) for a in assessments])
     everyday = np.array([e.framing == EVERYDAY for e in examples])
     rules_rank = np.array([tier_rank.get(a.tier, 0) for a in assessments])
     expected = np.array([tier_rank.get(e.expect, 0) for e in examples])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Container, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
@@ -157,6 +157,8 @@ class Assessment:
     findings: Tuple[Finding, ...]
     tier: Optional[str]  # "emergency" | "urgent" | None when nothing is reported
     reasons: Tuple[str, ...]  # labels of what was reported, for the clinician
+    # Every clause (questions aside) says a function is normal: "my voice held up perfectly".
+    reassured: bool = False
 
     @property
     def is_report(self) -> bool:
@@ -187,6 +189,54 @@ def _contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
     return any(tuple(words[i:i + n]) == tuple(phrase) for i in range(len(words) - n + 1))
 
 
+@dataclass(frozen=True)
+class Reassurance:
+    """Does every clause of a message say that something is normal? The learned detector reads a
+    message's topic ("my voice", "my bladder") more than what is said about it, and took "I'm
+    passing water normally" for a report. Every language's words at once (clinic/red_flags.yml,
+    `reassurance`): "is that normal" is an English question to the Spanish "normal" too. The
+    message is compared as written, in lower case, accents folded."""
+    phrases: re.Pattern
+    standalone: re.Pattern  # phrases that count only at a clause's end or before a `followers` word
+    negations: FrozenSet[str]
+    questions: re.Pattern
+    clause_break: re.Pattern
+    # A negation this many words before a phrase cancels it: "I can't see normally".
+    NEGATION_WINDOW = 3
+
+    @classmethod
+    def from_rules(cls, blocks: Sequence[dict]) -> "Reassurance":
+        def words(key: str) -> List[str]:
+            return sorted({fold_accents(str(w).lower()) for block in blocks for w in block.get(key) or []},
+                          key=len, reverse=True)
+
+        def alternatives(key: str) -> str:
+            return "|".join(map(re.escape, words(key))) or "(?!)"
+
+        return cls(re.compile(rf"(?<!\w)(?:{alternatives('phrases')})(?!\w)"),
+                   re.compile(rf"(?<!\w)(?:{alternatives('standalone')})"
+                              rf"(?=\s*(?:$|[.!\u2026]|(?:{alternatives('followers')})(?!\w)))"),
+                   frozenset(words("negations")),
+                   re.compile(rf"(?<!\w)(?:{alternatives('questions')})(?!\w)"),
+                   re.compile(rf"[,;:()]|(?<!\w)(?:{alternatives('contrast')})(?!\w)"))
+
+    def __call__(self, text: str) -> bool:
+        clauses = []
+        for sentence in re.split(r"(?<=[.!?\n\u2026])|\u00bf", fold_accents((text or "").lower())):
+            if "?" not in sentence:
+                clauses += [c.strip() for c in self.clause_break.split(sentence) if len(c.split()) >= 2]
+        return bool(clauses) and all(self._says_normal(clause) for clause in clauses)
+
+    def _says_normal(self, clause: str) -> bool:
+        if self.questions.search(clause):
+            return False
+        for found in itertools.chain(self.phrases.finditer(clause), self.standalone.finditer(clause)):
+            before = re.findall(r"[\w']+", clause[:found.start()])[-self.NEGATION_WINDOW:]
+            if not self.negations & set(before):
+                return True
+        return False
+
+
 def language_rules(rules: dict, language: str) -> dict:
     """One language's view of the rules file: English is the top level; another language's block
     (`es:`) has its own context, groups, spellings, worsening words, and each category's patterns
@@ -197,7 +247,7 @@ def language_rules(rules: dict, language: str) -> dict:
     categories = {name: {**cat, "patterns": block["patterns"].get(name) or [],
                          "unless_with": (block.get("unless_with") or {}).get(name) or []}
                   for name, cat in rules["categories"].items()}
-    return {**rules, **{k: block.get(k) for k in ("context", "groups", "spellings", "worsening")},
+    return {**rules, **{k: block.get(k) for k in ("context", "groups", "spellings", "worsening", "reassurance")},
             "categories": categories}
 
 
@@ -212,6 +262,7 @@ class RedFlagDetector:
         self._nlp = nlp
         self._typo_targets: List[str] = []  # filled once the patterns are known, below
         self.context = ContextWords.from_rules(rules.get("context") or {})
+        self.reassurance_words = rules.get("reassurance") or {}
         self._spellings = {self._fold_word(str(k).lower()): str(v).lower()
                            for k, v in (rules.get("spellings") or {}).items()}
         self._known_words, self._inflected_words = self._language_words(nlp)
@@ -558,14 +609,17 @@ class RedFlagRules:
     def __init__(self, detectors: Sequence[RedFlagDetector]):
         self.detectors = tuple(detectors)
         self.tier_rank = self.detectors[0].tier_rank
+        self.reassurance = Reassurance.from_rules([d.reassurance_words for d in self.detectors])
         # lingua's models load here, with the model, not in the first patient's turn (about a second).
         language.preload()
 
     def assess(self, text: str) -> Assessment:
         assessments = [detector.assess(text) for detector in self.detectors]
+        reassured = self.reassurance(text)
         found = [a for a in assessments if a.findings]
         if len(found) <= 1:
-            return found[0] if found else assessments[0]
+            one = found[0] if found else assessments[0]
+            return replace(one, reassured=reassured and one.tier is None)
         detection = language.detect(text)
         languages = [detector.language for detector in self.detectors]
         if detection.confidence >= self.CONFIDENT and detection.language in languages:
@@ -578,7 +632,8 @@ class RedFlagRules:
         findings = tuple(f for a in assessments for f in a.findings)
         tiers = [a.tier for a in assessments if a.tier]
         tier = max(tiers, key=self.tier_rank.get) if tiers else None
-        return Assessment(findings, tier, tuple(sorted({r for a in assessments for r in a.reasons})))
+        return Assessment(findings, tier, tuple(sorted({r for a in assessments for r in a.reasons})),
+                          reassured=reassured and tier is None)
 
 
 @lru_cache(maxsize=None)

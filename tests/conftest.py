@@ -22,7 +22,7 @@ from rest_client import say
 
 from botox_clinic import paths
 from botox_clinic.escalations import EscalationStore
-from botox_clinic.red_flags import load_detector
+from botox_clinic.red_flags import configured_detector, load_detector
 from botox_clinic.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +86,12 @@ def domain() -> dict:
 @pytest.fixture(scope="session")
 def detector():
     return load_detector(str(paths.SPACY_PIPELINE), str(paths.RED_FLAG_RULES))
+
+
+@pytest.fixture(scope="session")
+def bilingual_rules():
+    """Both languages' rules on every message, as the assistant runs them."""
+    return configured_detector()
 
 
 @pytest.fixture

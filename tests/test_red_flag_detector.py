@@ -21,6 +21,7 @@ REPORTS = [
     ("I have trouble swallowing since my botox", E), ("swallowing is difficult", E),
     ("i keep choking on my food", E), ("I choked on water twice today", E), ("i'm drooling and can't swallow", E),
     ("food gets stuck in my throat", E), ("difficulty swallowing after the neck injections", E),
+    ("the tablets just won't go down", E), ("my tea keeps going down the wrong way and I cough", E),
     ("i swalow with dificulty", E), ("can no longer swallow pills", E), ("is it normal that i can't swallow?", E),
     ("I'm choking", E), ("hard to swallow since yesterday's botox", E),
     # speaking
@@ -72,6 +73,7 @@ LOOKALIKES = [
     ("will i have trouble breathing after botox?", QUESTION), ("could botox give me double vision?", QUESTION),
     ("is blurry vision common after botox", QUESTION), ("how common are droopy eyelids", QUESTION),
     ("should i call 911 if my throat feels tight?", QUESTION), ("in case i get a droopy eye, who do i call", QUESTION),
+    ("does water ever go down the wrong way after neck botox?", QUESTION), ("the swelling won't go down", None),
     ("what are the chances of trouble swallowing", QUESTION), ("can botox spread and cause muscle weakness?", QUESTION),
     ("is slurred speech a sign of a problem", QUESTION), ("botox can cause difficulty breathing in rare cases right", QUESTION),
     ("what happens if my eyelid droops", QUESTION), ("can i have trouble swallowing after botox?", QUESTION),
@@ -162,3 +164,30 @@ def test_reasons_name_the_symptoms_for_the_clinician(detector):
 @pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "¿Qué es el bótox?", "a " * 5000, "\x00\x01binary"])
 def test_odd_input_is_assessed_without_error(detector, text):
     assert detector.assess(text).tier is None
+
+
+@pytest.mark.parametrize("text", [
+    "throat feels totally normal, tongue normal size, all good here",
+    "I'm fine.",
+    "respiro bn, trago bn, hablo bn. todo chido, gracias!!",
+    "Estoy bien! ¿A qué hora abren mañana?",  # a question does not count either way
+])
+def test_a_message_that_only_says_things_are_normal_is_reassuring(bilingual_rules, text):
+    assert bilingual_rules.assess(text).reassured
+
+
+@pytest.mark.parametrize("text", [
+    "I can't see normally",  # negated
+    "my eyes feel normal but my pills get stuck halfway",  # one clause says nothing is normal
+    "cant focus my eyes on nothin since tues is that normal",  # a question without its mark
+    "se m inflo la cara bien feo",  # "bien" as "very", not "well"
+    "my fine lines are softer",  # "fine" counts only on its own
+    "is it normal that everything looks double?",
+])
+def test_a_message_that_does_not_only_say_things_are_normal_is_not(bilingual_rules, text):
+    assert not bilingual_rules.assess(text).reassured
+
+
+def test_a_rules_report_is_never_marked_reassuring(bilingual_rules):
+    assert not bilingual_rules.assess("my breathing is fine, I can't swallow").reassured
+    assert not bilingual_rules.assess("respiro bien, no puedo tragar").reassured

@@ -81,6 +81,15 @@ def test_the_model_alone_needs_more_to_escalate_a_symptom_the_rules_read_as_deni
     assert model.decide(unnamed, _verdict(urgent=0.8), TIER_RANK).action == ESCALATE
 
 
+def test_the_model_alone_needs_more_to_escalate_a_message_that_says_things_are_normal(bilingual_rules):
+    # "My voice held up perfectly": the model reads the topic, the voice, and took such messages for reports.
+    normal = bilingual_rules.assess("I'm passing water completely normally, everything's working as it should")
+    assert normal.reassured and not normal.findings
+    model = _model(report=0.5, denied=0.9)
+    assert model.decide(normal, _verdict(urgent=0.8), TIER_RANK).action != ESCALATE
+    assert model.decide(normal, _verdict(urgent=0.95), TIER_RANK).action == ESCALATE
+
+
 def test_a_rules_report_the_model_finds_very_unlikely_is_asked_about(detector):
     assessment = detector.assess("my eyelid is drooping")
     assert assessment.tier == "urgent"
