@@ -21,6 +21,12 @@ every channel gets it). botox_clinic/question_parts.py proposes the pieces; the 
   turn's intent, kept the same way. Only when the whole is a question too: "I've got a bruise, how
   long will it last?" is about the bruise.
 
+- **A question that names a red-flag symptom in passing** ("will the needle hurt? I go faint at
+  the sight of them"): the red-flag detector answers a symptom only mentioned with the side-effects
+  answer and its emergency safety net (and "Is this happening to you now?" where it is unsure);
+  where the classifier understood another question surely, that question is answered first, then
+  the safety net, as two turns. The first turn leaves the question "happening now?" to the second.
+
 Otherwise the message is one turn, understood once, as before.
 """
 from __future__ import annotations
@@ -30,10 +36,10 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY
 
 from botox_clinic.question_parts import clauses, split_questions
-from components.red_flag_detector import FALLBACK_INTENT, REPORT_INTENT
+from components.red_flag_detector import CLASSIFIED_KEY, FALLBACK_INTENT, POSSIBLE_ENTITY, REPORT_INTENT, SAFETY_NET_INTENT
 
 PARTS_KEY = "message_parts"
 QUESTION_PREFIX = "ask_"
@@ -65,11 +71,18 @@ async def _turns(processor: MessageProcessor, message: UserMessage) -> List[User
     """The message as one turn, or its parts as turns in the order they are answered."""
     if message.parse_data or not message.text or message.text.startswith("/"):  # a button's payload
         return [message]
-    parts, pieces = split_questions(message.text), clauses(message.text)[-MAX_CLAUSES:]
-    if not parts and not pieces:
-        return [message]
     whole = await processor.parse_message(message)
     if _intent(whole) == REPORT_INTENT:
+        return [_turn(message, message.text, whole, message.message_id)]
+    asked = whole.get(CLASSIFIED_KEY) or {}
+    if _intent(whole) == SAFETY_NET_INTENT and _is_sure_question({INTENT: asked}) and asked[INTENT_NAME_KEY] != SAFETY_NET_INTENT:
+        entities = [e for e in whole.get(ENTITIES) or [] if e.get("entity") != POSSIBLE_ENTITY]
+        question = {**whole, INTENT: asked, INTENT_RANKING_KEY: [asked], ENTITIES: entities}
+        return [_turn(message, message.text, question, message.message_id,
+                      {PARTS_KEY: {"part": 1, "of": 2, "message": message.text}}),
+                _turn(message, message.text, whole, None, {PARTS_KEY: {"part": 2, "of": 2, "message": message.text}})]
+    parts, pieces = split_questions(message.text), clauses(message.text)[-MAX_CLAUSES:]
+    if not parts and not pieces:
         return [_turn(message, message.text, whole, message.message_id)]
     if parts:
         answered = await _answered_parts(processor, message, parts)

@@ -14,7 +14,10 @@ It runs after the intent classifiers, so a safety decision never rests on one cl
   finds a report likely but not certain          -> the side-effects answer with its safety net, then
                                                     "Is this happening to you now?" (entity
                                                     possible_red_flag; data/rules.yml);
-- a symptom only asked about, or someone else's  -> the side-effects answer with its safety net;
+- a symptom only asked about, or someone else's  -> the side-effects answer with its safety net.
+In those two the classifier's own reading is kept under CLASSIFIED_KEY: a question on something
+else ("how painful is it? I nearly faint at blood tests") is answered first (components/
+message_parts.py).
 - a symptom negated or past, but the classifier
   said report_red_flag                            -> the best other intent (not escalated);
 - neither detector finds anything but the
@@ -42,6 +45,8 @@ REPORT_INTENT = "report_red_flag"
 SAFETY_NET_INTENT = "ask_side_effects"
 FALLBACK_INTENT = "nlu_fallback"
 POSSIBLE_ENTITY = "possible_red_flag"
+# The parse data's key for the classifier's intent where the safety net replaced it.
+CLASSIFIED_KEY = "classified_intent"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -92,11 +97,11 @@ class RedFlagDetector(GraphComponent):
             self._set_intent(message, REPORT_INTENT)
         elif decision.action == ASK:
             self._add_entities(message, [(POSSIBLE_ENTITY, decision.tier, (0, len(text)))])
-            self._set_intent(message, SAFETY_NET_INTENT)
+            self._to_safety_net(message)
         elif assessment.findings and not all(f.context in (NEGATED, PAST) for f in assessment.findings):
             # Asked about, or someone else's: the answer carries the emergency safety net, whatever
             # the classifier said.
-            self._set_intent(message, SAFETY_NET_INTENT)
+            self._to_safety_net(message)
         elif intent == REPORT_INTENT:
             # Negated, past, or a report to the classifier alone that the learned detector rejects.
             self._set_intent(message, self._best_other(message))
@@ -106,6 +111,11 @@ class RedFlagDetector(GraphComponent):
         entities += [{"entity": entity, "value": value, "start": start, "end": end, "extractor": type(self).__name__}
                      for entity, value, (start, end) in found]
         message.set(ENTITIES, entities, add_to_output=True)
+
+    def _to_safety_net(self, message: Message) -> None:
+        if message.get(INTENT):
+            message.set(CLASSIFIED_KEY, dict(message.get(INTENT)), add_to_output=True)
+        self._set_intent(message, SAFETY_NET_INTENT)
 
     @staticmethod
     def _best_other(message: Message) -> str:

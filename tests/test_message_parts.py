@@ -112,6 +112,13 @@ def test_one_question_is_one_turn(processor, settings, domain):
     assert [event.text for event in tracker.events if event.type_name == "user"] == ["how long does botox last?"]
 
 
+def test_a_question_naming_a_symptom_in_passing_gets_its_answer_then_the_safety_net(processor, settings, domain):
+    _, replies = _turn(processor, "will the needle hurt? I go faint at the sight of them")
+    texts = _texts(replies)
+    assert texts[:2] == [_response(domain, "utter_sensation"), _response(domain, "utter_side_effects")]
+    assert _escalation(replies) is None
+
+
 def test_the_same_question_twice_is_answered_once(processor, settings, domain):
     _, replies = _turn(processor, "how long does botox last and how long will the results last?")
     assert _texts(replies) == [_response(domain, "utter_results_duration")]
@@ -198,3 +205,43 @@ def test_a_button_payload_is_never_split():
     classifier = _Classifier({})
     [turn] = _turns(classifier, '/start_walkthrough{"treatment_type": "medical"}')
     assert classifier.parsed == [] and turn.parse_data is None
+
+
+def _safety_net_parse(text, classified):
+    """The parse of a message the red-flag detector routed to the safety net, the classifier having read it
+    as `classified`."""
+    return {"text": text, "intent": {"name": "ask_side_effects", "confidence": 1.0},
+            "intent_ranking": [{"name": "ask_side_effects", "confidence": 1.0}],
+            "entities": [{"entity": "possible_red_flag", "value": "emergency", "start": 0, "end": len(text)}],
+            "classified_intent": {"name": classified[0], "confidence": classified[1]}}
+
+
+class _SafetyNetClassifier(_Classifier):
+    """The whole message routed to the safety net; its parts not understood."""
+
+    def __init__(self, text, classified):
+        super().__init__({})
+        self.text, self.classified = text, classified
+
+    async def parse_message(self, message, tracker=None):
+        if message.text != self.text:
+            return await super().parse_message(message, tracker)
+        self.parsed.append(message.text)
+        return _safety_net_parse(message.text, self.classified)
+
+
+def test_a_question_naming_a_symptom_in_passing_is_answered_then_gets_the_safety_net():
+    text = "will the needle hurt? I go faint at the sight of them"
+    turns = _turns(_SafetyNetClassifier(text, ("ask_sensation", 0.8)), text)
+    assert [t.parse_data["intent"]["name"] for t in turns] == ["ask_sensation", "ask_side_effects"]
+    assert [t.text for t in turns] == [text, text]
+    assert [t.metadata["message_parts"]["part"] for t in turns] == [1, 2]
+    # "Is this happening to you now?" is asked once, after the safety net.
+    assert [[e["entity"] for e in t.parse_data["entities"]] for t in turns] == [[], ["possible_red_flag"]]
+
+
+@pytest.mark.parametrize("classified", [("ask_sensation", 0.5), ("ask_side_effects", 0.9), ("greet", 0.9)])
+def test_the_safety_net_alone_answers_when_the_classifier_was_unsure_or_read_the_same(classified):
+    text = "will the needle hurt? I go faint at the sight of them"
+    [turn] = _turns(_SafetyNetClassifier(text, classified), text)
+    assert turn.parse_data["intent"]["name"] == "ask_side_effects"
