@@ -22,6 +22,8 @@ REPORTS = [
     ("i keep choking on my food", E), ("I choked on water twice today", E), ("i'm drooling and can't swallow", E),
     ("food gets stuck in my throat", E), ("difficulty swallowing after the neck injections", E),
     ("the tablets just won't go down", E), ("my tea keeps going down the wrong way and I cough", E),
+    # "side" is no question word: "side effect" is, by "effect".
+    ("face drooping on 1 side since lunch", U), ("lips swollen on both sides rn", E),
     ("i swalow with dificulty", E), ("can no longer swallow pills", E), ("is it normal that i can't swallow?", E),
     ("I'm choking", E), ("hard to swallow since yesterday's botox", E),
     # speaking
@@ -68,7 +70,7 @@ REPORTS = [
 LOOKALIKES = [
     # questions and hypotheticals
     ("can botox make it hard to swallow?", QUESTION), ("does botox cause trouble breathing", QUESTION),
-    ("what if i have trouble swallowing after", QUESTION), ("is difficulty swallowing a side effect?", QUESTION),
+    ("what if i have trouble swallowing after", QUESTION), ("is difficulty swallowing a side effect?", QUESTION), ("droopy eyelid side effect", QUESTION),
     ("can you get a droopy eyelid from botox", QUESTION), ("what should i do if i can't breathe", QUESTION),
     ("will i have trouble breathing after botox?", QUESTION), ("could botox give me double vision?", QUESTION),
     ("is blurry vision common after botox", QUESTION), ("how common are droopy eyelids", QUESTION),
@@ -191,3 +193,15 @@ def test_a_message_that_does_not_only_say_things_are_normal_is_not(bilingual_rul
 def test_a_rules_report_is_never_marked_reassuring(bilingual_rules):
     assert not bilingual_rules.assess("my breathing is fine, I can't swallow").reassured
     assert not bilingual_rules.assess("respiro bien, no puedo tragar").reassured
+
+
+@pytest.mark.parametrize("text,tier", [
+    ("la sopa se me escurre por un lado de la boca", U), ("solo se me levanta un lado cuando sonrío", U),
+    ("no me alcanza el aire ni sentada", E), ("siento un peso encima del pecho y respiro cortito", E),
+    ("quiero orinar y no sale ni una gota", U), ("se me escapa la orina sin darme cuenta", U),
+    ("me siento toda aguada, como muñeca de trapo", E), ("tengo los ojos hinchados, casi no los abro", E),
+    ("se me va la luz cada vez que me paro", E), ("el ojo izquierdo se ve mas chiquito que el derecho", U),
+])
+def test_spanish_everyday_descriptions_are_reports(bilingual_rules, text, tier):
+    rank = bilingual_rules.tier_rank
+    assert rank.get(bilingual_rules.assess(text).tier, 0) >= rank[tier]
