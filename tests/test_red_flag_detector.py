@@ -70,10 +70,11 @@ REPORTS = [
 LOOKALIKES = [
     # questions and hypotheticals
     ("can botox make it hard to swallow?", QUESTION), ("does botox cause trouble breathing", QUESTION),
-    ("what if i have trouble swallowing after", QUESTION), ("is difficulty swallowing a side effect?", QUESTION), ("droopy eyelid side effect", QUESTION),
+    ("what if i have trouble swallowing after", QUESTION), ("is difficulty swallowing a side effect?", QUESTION),
     ("can you get a droopy eyelid from botox", QUESTION), ("what should i do if i can't breathe", QUESTION),
     ("will i have trouble breathing after botox?", QUESTION), ("could botox give me double vision?", QUESTION),
     ("is blurry vision common after botox", QUESTION), ("how common are droopy eyelids", QUESTION),
+    ("droopy eyelid side effect", QUESTION),
     ("should i call 911 if my throat feels tight?", QUESTION), ("in case i get a droopy eye, who do i call", QUESTION),
     ("does water ever go down the wrong way after neck botox?", QUESTION), ("the swelling won't go down", None),
     ("what are the chances of trouble swallowing", QUESTION), ("can botox spread and cause muscle weakness?", QUESTION),
