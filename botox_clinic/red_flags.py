@@ -102,6 +102,13 @@ class ContextWords:
     report_wrappers: frozenset
     # A question about the future ("will my lips be swollen after a lip flip?") asks about a possibility.
     future_modals: frozenset
+    # A question answered by a first-person statement of now ("Is it normal to feel short of breath
+    # after neck botox? I'm puffing just walking to the kitchen since this morning."): the question is
+    # about what is happening. A statement with one of `statement_now`, no negation and none of
+    # `statement_unless` ("I'm booked in for this morning", "I'm fine now") makes the message's
+    # questions about a symptom reports.
+    statement_now: tuple
+    statement_unless: frozenset
     past_forms: frozenset
     # Spanish is written with and without accents: compare words without them.
     fold_accents: bool = False
@@ -420,8 +427,27 @@ class RedFlagDetector:
                 findings.append(Finding(category, cat["label"], cat["tier"], span.text, context,
                                         span.start_char, span.end_char))
                 spans.append((start, end))
+        if any(f.context == QUESTION for f in findings) and self._states_it_now(words, surface):
+            findings = [replace(f, context=REPORT) if f.context == QUESTION else f for f in findings]
         tier, reasons = self._tier(findings, words, spans)
         return Assessment(tuple(findings), tier, tuple(reasons))
+
+    def _states_it_now(self, words: Sequence[str], surface: Sequence[str]) -> bool:
+        """A sentence, not a question, in the first person, saying something is so now."""
+        c = self.context
+        start = 0
+        while start < len(words):
+            if words[start] in c.sentence_end:
+                start += 1
+                continue
+            _, end = _bounds(words, start, c.sentence_end)
+            sentence = words[start:end]
+            if (not _is_question(c, words, surface, start, end) and _first_person(c, sentence, surface[start:end])
+                    and any(_contains_phrase(sentence, p) for p in c.statement_now)
+                    and not (c.negations | c.statement_unless) & set(sentence)):
+                return True
+            start = end
+        return False
 
     def _context(self, words, surface, start, end, clause_start, clause_end, gap_words) -> str:
         c = self.context

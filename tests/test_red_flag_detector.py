@@ -22,6 +22,9 @@ REPORTS = [
     ("i keep choking on my food", E), ("I choked on water twice today", E), ("i'm drooling and can't swallow", E),
     ("food gets stuck in my throat", E), ("difficulty swallowing after the neck injections", E),
     ("the tablets just won't go down", E), ("my tea keeps going down the wrong way and I cough", E),
+    # a question answered by a first-person statement of now
+    ("can botox cause blurry vision? mine has been blurry since this morning", U),
+    ("are hives normal after botox? I have them all over my arms right now", U),
     # "side" is no question word: "side effect" is, by "effect".
     ("face drooping on 1 side since lunch", U), ("lips swollen on both sides rn", E),
     ("i swalow with dificulty", E), ("can no longer swallow pills", E), ("is it normal that i can't swallow?", E),
@@ -75,6 +78,10 @@ LOOKALIKES = [
     ("will i have trouble breathing after botox?", QUESTION), ("could botox give me double vision?", QUESTION),
     ("is blurry vision common after botox", QUESTION), ("how common are droopy eyelids", QUESTION),
     ("droopy eyelid side effect", QUESTION),
+    ("can botox cause double vision? I'm booked in for today", QUESTION),
+    ("can botox make you faint? I'm fine now, just curious", QUESTION),
+    ("can botox cause blurred vision? I'm having it done today", QUESTION),
+    ("is a droopy eyelid common? I don't have one now", QUESTION),
     ("should i call 911 if my throat feels tight?", QUESTION), ("in case i get a droopy eye, who do i call", QUESTION),
     ("does water ever go down the wrong way after neck botox?", QUESTION), ("the swelling won't go down", None),
     ("what are the chances of trouble swallowing", QUESTION), ("can botox spread and cause muscle weakness?", QUESTION),
