@@ -14,15 +14,15 @@ It runs after the intent classifiers, so a safety decision never rests on one cl
   finds a report likely but not certain          -> the side-effects answer with its safety net, then
                                                     "Is this happening to you now?" (entity
                                                     possible_red_flag; data/rules.yml);
-- a symptom only asked about, or someone else's  -> the side-effects answer with its safety net.
-In those two the classifier's own reading is kept under CLASSIFIED_KEY: a question on something
-else ("how painful is it? I nearly faint at blood tests") is answered first (components/
-message_parts.py).
+- a symptom only asked about, or someone else's  -> the side-effects answer with its safety net;
 - a symptom negated or past, but the classifier
   said report_red_flag                            -> the best other intent (not escalated);
 - neither detector finds anything but the
   classifier says report_red_flag                 -> escalated (urgent) if the learned detector finds
                                                     a report at all likely, else the best other intent.
+Where the side-effects answer replaces the classifier's reading, that reading is kept under
+CLASSIFIED_KEY: a question on something else ("how painful is it? I nearly faint at blood tests")
+is answered first (components/message_parts.py).
 """
 from __future__ import annotations
 
