@@ -641,11 +641,10 @@ class RedFlagRules:
 
     def assess(self, text: str) -> Assessment:
         assessments = [detector.assess(text) for detector in self.detectors]
-        reassured = self.reassurance(text)
         found = [a for a in assessments if a.findings]
         if len(found) <= 1:
             one = found[0] if found else assessments[0]
-            return replace(one, reassured=reassured and one.tier is None)
+            return replace(one, reassured=one.tier is None and self.reassurance(text))
         detection = language.detect(text)
         languages = [detector.language for detector in self.detectors]
         if detection.confidence >= self.CONFIDENT and detection.language in languages:
@@ -659,7 +658,7 @@ class RedFlagRules:
         tiers = [a.tier for a in assessments if a.tier]
         tier = max(tiers, key=self.tier_rank.get) if tiers else None
         return Assessment(findings, tier, tuple(sorted({r for a in assessments for r in a.reasons})),
-                          reassured=reassured and tier is None)
+                          reassured=tier is None and self.reassurance(text))
 
 
 @lru_cache(maxsize=None)

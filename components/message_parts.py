@@ -20,7 +20,6 @@ every channel gets it). botox_clinic/question_parts.py proposes the pieces; the 
   question it ends with, when that is understood surely and more surely than the whole, is the
   turn's intent, kept the same way. Only when the whole is a question too: "I've got a bruise, how
   long will it last?" is about the bruise.
-
 - **A question that names a red-flag symptom in passing** ("will the needle hurt? I go faint at
   the sight of them"): the red-flag detector answers a symptom only mentioned with the side-effects
   answer and its emergency safety net (and "Is this happening to you now?" where it is unsure);
@@ -78,9 +77,7 @@ async def _turns(processor: MessageProcessor, message: UserMessage) -> List[User
     if _intent(whole) == SAFETY_NET_INTENT and _is_sure_question({INTENT: asked}) and asked[INTENT_NAME_KEY] != SAFETY_NET_INTENT:
         entities = [e for e in whole.get(ENTITIES) or [] if e.get("entity") != POSSIBLE_ENTITY]
         question = {**whole, INTENT: asked, INTENT_RANKING_KEY: [asked], ENTITIES: entities}
-        return [_turn(message, message.text, question, message.message_id,
-                      {PARTS_KEY: {"part": 1, "of": 2, "message": message.text}}),
-                _turn(message, message.text, whole, None, {PARTS_KEY: {"part": 2, "of": 2, "message": message.text}})]
+        return _part_turns(message, [(message.text, question), (message.text, whole)])
     parts, pieces = split_questions(message.text), clauses(message.text)[-MAX_CLAUSES:]
     if not parts and not pieces:
         return [_turn(message, message.text, whole, message.message_id)]
@@ -109,7 +106,12 @@ async def _answered_parts(processor: MessageProcessor, message: UserMessage, tex
             questions.append((text, parse))
     if len(questions) < 2 and not reports:
         return []
-    answered = reports + questions
+    return _part_turns(message, reports + questions)
+
+
+def _part_turns(message: UserMessage, answered: List) -> List[UserMessage]:
+    """Each (text, parse) as a turn of its own, in order; the first keeps the message's id, and every
+    one carries the whole message (PARTS_KEY)."""
     return [_turn(message, text, parse, message.message_id if number == 0 else None,
                   {PARTS_KEY: {"part": number + 1, "of": len(answered), "message": message.text}})
             for number, (text, parse) in enumerate(answered)]
