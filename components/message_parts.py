@@ -5,10 +5,13 @@ every channel gets it). botox_clinic/question_parts.py proposes the pieces; the 
 - **More than one question** ("is it quick, and is the needle painful?"): each part gets its own
   answer, as if the patient had sent the parts one after another. Only when the whole message is no
   red-flag report and at least two parts are understood, each on its own, as different questions
-  (intents ask_*). A part that reports a red flag the whole message did not show goes first, so its
-  escalation and instructions come before any answer. Each part is a turn of its own, so a follow-up
-  part ("... and do they go away by themselves?") is read against the part before it. Every part's
-  UserUttered carries the whole message in its metadata (PARTS_KEY).
+  (intents ask_*). Escalation is the red-flag detectors' verdict on the whole message, never a
+  part's: a part alone loses the context that made the whole no report ("me pusieron botox ayer en
+  la frente, ¿ya puedo ir al gym?" escalated its first part), and on the red-flag corpus, parts read alone
+  escalated 90 of its training part's look-alikes and caught no report the whole had missed. Each
+  part is a turn of its own, so a follow-up part ("... and do they go away by themselves?") is read
+  against the part before it. Every part's UserUttered carries the whole message in its metadata
+  (PARTS_KEY).
 - **A long message not understood as a whole** ("I've got the kids to pick up at 3, so roughly how
   long is a treatment?"): the question in it is found clause by clause. The turn keeps the whole
   message, its entities (a treatment type named in the context) and its red-flag assessment; only
@@ -96,17 +99,14 @@ async def _turns(processor: MessageProcessor, message: UserMessage) -> List[User
 
 
 async def _answered_parts(processor: MessageProcessor, message: UserMessage, texts: List[str]) -> List[UserMessage]:
-    """The parts as turns, red-flag reports first; [] unless a report or two different questions."""
-    parsed = [(text, await _parse(processor, message, text)) for text in texts]
-    reports = [(text, parse) for text, parse in parsed if _intent(parse) == REPORT_INTENT]
+    """The parts understood as different questions, as turns; [] unless there are two."""
     questions, seen = [], set()
-    for text, parse in parsed:
+    for text in texts:
+        parse = await _parse(processor, message, text)
         if _is_sure_question(parse) and _intent(parse) not in seen:
             seen.add(_intent(parse))
             questions.append((text, parse))
-    if len(questions) < 2 and not reports:
-        return []
-    return _part_turns(message, reports + questions)
+    return _part_turns(message, questions) if len(questions) > 1 else []
 
 
 def _part_turns(message: UserMessage, answered: List) -> List[UserMessage]:

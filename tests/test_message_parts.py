@@ -1,6 +1,6 @@
 """More than one question in a message: the proposed parts (botox_clinic/question_parts.py), and,
-with the trained model, each part answered on its own, a red flag in any part first, and a single
-question still one turn (components/message_parts.py)."""
+with the trained model, each part answered on its own, escalation decided on the whole message, and
+a single question still one turn (components/message_parts.py)."""
 import asyncio
 import itertools
 
@@ -105,6 +105,17 @@ def test_a_red_flag_in_one_part_escalates_before_any_answer(processor, settings,
     assert _response(domain, "utter_results_duration") not in [" ".join((r.get("text") or "").split()) for r in before]
 
 
+@pytest.mark.parametrize("message", [
+    "had my crows feet done yesterday. can i wear makeup tonight?",
+    "me pusieron botox ayer en la frente, ¿ya puedo ir al gym?",
+    "estoy dando pecho, ¿puedo ponerme bótox?",
+])
+def test_a_question_after_context_does_not_escalate_the_context_read_alone(processor, settings, escalations, message):
+    sender, replies = _turn(processor, message)
+    assert _escalation(replies) is None
+    assert sender not in [e.sender_id for e, _ in escalations().list()]
+
+
 def test_one_question_is_one_turn(processor, settings, domain):
     sender, replies = _turn(processor, "how long does botox last?")
     assert _texts(replies) == [_response(domain, "utter_results_duration")]
@@ -192,13 +203,14 @@ def test_a_red_flag_report_as_a_whole_is_one_turn_understood_once():
     assert turn.parse_data["intent"]["name"] == "report_red_flag" and classifier.parsed == [text]
 
 
-def test_a_part_reporting_a_red_flag_goes_before_the_questions():
-    text = "how long does it last and is my eyelid meant to droop like this"
-    classifier = _Classifier({text: ("ask_results_duration", 0.8), "how long does it last": ("ask_results_duration", 0.9),
-                              "is my eyelid meant to droop like this": ("report_red_flag", 1.0)})
+def test_a_part_read_alone_as_a_report_does_not_escalate_what_the_whole_did_not():
+    text = "had my crows feet done yesterday. how long does it last and can i wear makeup tonight?"
+    classifier = _Classifier({text: ("ask_results_duration", 0.8), "had my crows feet done yesterday.": ("report_red_flag", 1.0),
+                              "how long does it last": ("ask_results_duration", 0.9),
+                              "can i wear makeup tonight?": ("ask_aftercare", 0.9)})
     turns = _turns(classifier, text)
-    assert [t.text for t in turns] == ["is my eyelid meant to droop like this", "how long does it last"]
-    assert [t.metadata["message_parts"]["part"] for t in turns] == [1, 2]
+    assert [t.text for t in turns] == ["how long does it last", "can i wear makeup tonight?"]
+    assert [t.parse_data["intent"]["name"] for t in turns] == ["ask_results_duration", "ask_aftercare"]
 
 
 def test_a_button_payload_is_never_split():
