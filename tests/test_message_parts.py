@@ -213,6 +213,36 @@ def test_a_part_read_alone_as_a_report_does_not_escalate_what_the_whole_did_not(
     assert [t.parse_data["intent"]["name"] for t in turns] == ["ask_results_duration", "ask_aftercare"]
 
 
+class _UnsureClassifier(_Classifier):
+    """The classifier unsure of the message: nlu_fallback, then the ranking given."""
+
+    def __init__(self, ranking):
+        super().__init__({})
+        self.ranking = ranking
+
+    async def parse_message(self, message, tracker=None):
+        self.parsed.append(message.text)
+        ranking = [{"name": "nlu_fallback", "confidence": 0.45}] + [{"name": n, "confidence": c} for n, c in self.ranking]
+        return {"text": message.text, "intent": ranking[0], "intent_ranking": ranking, "entities": []}
+
+
+def test_an_unsure_reading_between_two_questions_gets_both_answers_likelier_first():
+    turns = _turns(_UnsureClassifier([("ask_results_duration", 0.33), ("ask_uses", 0.3), ("ask_cost", 0.1)]),
+                   "does it wear of")
+    assert [t.parse_data["intent"]["name"] for t in turns] == ["ask_results_duration", "ask_uses"]
+    assert [t.text for t in turns] == ["does it wear of", "does it wear of"]
+    assert [t.metadata["message_parts"]["part"] for t in turns] == [1, 2]
+
+
+@pytest.mark.parametrize("ranking", [
+    [("ask_results_duration", 0.4), ("ask_uses", 0.2)],  # the second reading too unlikely
+    [("ask_results_duration", 0.4), ("greet", 0.3)],  # not both questions
+])
+def test_an_unsure_reading_otherwise_stays_with_the_topic_menu(ranking):
+    [turn] = _turns(_UnsureClassifier(ranking), "does it wear of")
+    assert turn.parse_data["intent"]["name"] == "nlu_fallback"
+
+
 def test_a_button_payload_is_never_split():
     classifier = _Classifier({})
     [turn] = _turns(classifier, '/start_walkthrough{"treatment_type": "medical"}')
