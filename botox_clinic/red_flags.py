@@ -89,6 +89,11 @@ class ContextWords:
     remote_past_phrases: tuple
     # Not "ago" alone: "twenty minutes ago" is now.
     remote_past: frozenset
+    # A recent time of `treatment_times` (a remote-past phrase) after a treatment word in its clause
+    # says when the treatment was, not that the symptom is past: "I can't lift my head off the
+    # pillow, I had neck Botox last week". Not "three years ago": a symptom after that treatment is old.
+    treatment_words: frozenset
+    treatment_times: tuple
     # Someone's account passed on: "a colleague told me", "a woman in my group said", "I read about".
     reported_speech: frozenset
     # In a question, these make it a question about the symptom in general, even in the first person
@@ -479,8 +484,7 @@ class RedFlagDetector:
         ongoing = bool(c.ongoing & set(clause)) or any(_contains_phrase(clause, p) for p in c.ongoing_phrases)
         resolved = bool(c.resolved & set(outside)) or any(_contains_phrase(outside, p) for p in c.resolved_phrases)
         sentence = words[sent_start:sent_end]
-        remote = bool(c.remote_past & set(clause)) or any(
-            _contains_phrase(sentence, p) for p in c.remote_past_phrases) or any(_YEAR.match(w) for w in sentence)
+        remote = self._remote_past(words, sent_start, sent_end, clause_start, clause_end)
         if (resolved or remote) and not ongoing:
             return PAST
         conditional = any(w in c.conditionals and not any(tuple(before[i + 1 - len(p):i + 1]) == p
@@ -496,6 +500,16 @@ class RedFlagDetector:
         if not first_person and (question or c.generic_info & set(clause)):
             return QUESTION
         return REPORT
+
+    def _remote_past(self, words, sent_start, sent_end, clause_start, clause_end) -> bool:
+        """A remote-past time in the symptom's sentence (a word of `remote_past` in its clause),
+        other than a recent treatment's time."""
+        c = self.context
+        times = [i for i in range(clause_start, clause_end) if words[i] in c.remote_past]
+        times += [i for i in range(sent_start, sent_end) if _YEAR.match(words[i]) or any(
+            tuple(words[i:i + len(p)]) == p and i + len(p) <= sent_end for p in c.remote_past_phrases)]
+        return any(not (any(tuple(words[i:i + len(p)]) == p for p in c.treatment_times)
+                        and c.treatment_words & set(words[_bounds(words, i, c.clause_break)[0]:i])) for i in times)
 
     def _negated(self, before: Sequence[str], gap_words: Sequence[str]) -> bool:
         c = self.context

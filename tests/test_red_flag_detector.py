@@ -213,3 +213,19 @@ def test_a_rules_report_is_never_marked_reassuring(bilingual_rules):
 def test_spanish_everyday_descriptions_are_reports(bilingual_rules, text, tier):
     rank = bilingual_rules.tier_rank
     assert rank.get(bilingual_rules.assess(text).tier, 0) >= rank[tier]
+
+
+@pytest.mark.parametrize("text,reported", [
+    # not being able to hold urine, in Spanish, and holding it normally
+    ("no puedo controlar la orina desde ayer", True), ("me cuesta aguantar la pipi", True),
+    ("puedo controlar la orina sin problema", False), ("no me cuesta controlar la orina", False),
+    # a recent treatment's time is not the symptom's; a symptom that was is past
+    ("I can't lift my head off the pillow, I had neck Botox for dystonia last week", True),
+    ("my arm has gone weak and heavy since my spasticity injections last week", True),
+    ("se me cayó el párpado, me pusieron bótox en la frente la semana pasada", True),
+    ("my eyelid drooped last week but it's fine now", False),
+    ("I had a droopy eyelid after botox three years ago, so please be careful", False),
+    ("la semana pasada se me cayó el párpado", False),
+])
+def test_when_a_symptom_is_now_and_whether_it_is_there(bilingual_rules, text, reported):
+    assert bilingual_rules.assess(text).tier == (U if reported else None)
