@@ -229,3 +229,12 @@ def test_spanish_everyday_descriptions_are_reports(bilingual_rules, text, tier):
 ])
 def test_when_a_symptom_is_now_and_whether_it_is_there(bilingual_rules, text, reported):
     assert bilingual_rules.assess(text).tier == (U if reported else None)
+
+
+@pytest.mark.parametrize("text,reported", [
+    # the Spanish "me late" (it throbs) and the English "chills" of an infection, not "late" or "chilling"
+    ("how late are you open on thursdays?", False), ("just chilling at home after my botox", False),
+    ("I've got the chills and the spot is hot", True), ("me late la frente y está caliente", True),
+])
+def test_infection_words_are_not_everyday_words(bilingual_rules, text, reported):
+    assert bool(bilingual_rules.assess(text).findings) == reported
