@@ -166,3 +166,21 @@ def test_a_question_the_classifier_took_for_a_report_still_gets_the_safety_net(d
     message.add_features(Features(embeddings([text]), FEATURE_TYPE_SENTENCE, TEXT, "encoder"))
     component.process([message])
     assert message.get(INTENT)["name"] == SAFETY_NET_INTENT
+
+
+# "had my crows feet done yesterday." was escalated before corpora/red_flags/*/treatment_statements.yml.
+@pytest.mark.parametrize("text", ["had my crows feet done yesterday.", "got botox in my forehead yesterday",
+                                  "me pusieron bótox ayer en el entrecejo"])
+def test_a_statement_of_ones_own_treatment_is_no_report(detector, text):
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from botox_clinic.red_flags import ASSESSMENT_KEY
+    from components.red_flag_detector import RedFlagDetector
+    from scripts.red_flag_corpus_tools import embeddings
+
+    message = Message({TEXT: text, INTENT: {"name": "inform_treatment", "confidence": 0.9}})
+    message.add_features(Features(embeddings([text]), FEATURE_TYPE_SENTENCE, TEXT, "encoder"))
+    RedFlagDetector(RedFlagDetector.get_default_config()).process([message])
+    assert message.get(INTENT)["name"] == "inform_treatment" and message.get(ASSESSMENT_KEY)["action"] == NOTHING
