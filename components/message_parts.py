@@ -7,8 +7,8 @@ every channel gets it). botox_clinic/question_parts.py proposes the pieces; the 
   red-flag report and at least two parts are understood, each on its own, as different questions
   (intents ask_*). Escalation is the red-flag detectors' verdict on the whole message, never a
   part's: a part alone loses the context that made the whole no report ("me pusieron botox ayer en
-  la frente, ¿ya puedo ir al gym?" escalated its first part), and on the red-flag corpus, parts read alone
-  escalated 90 of its training part's look-alikes and caught no report the whole had missed. Each
+  la frente, ¿ya puedo ir al gym?" escalated its first part), and on the red-flag corpus's training
+  part, parts read alone escalated 90 look-alikes and caught no report the whole had missed. Each
   part is a turn of its own, so a follow-up part ("... and do they go away by themselves?") is read
   against the part before it. Every part's UserUttered carries the whole message in its metadata
   (PARTS_KEY).
@@ -28,7 +28,6 @@ every channel gets it). botox_clinic/question_parts.py proposes the pieces; the 
   answer and its emergency safety net (and "Is this happening to you now?" where it is unsure);
   where the classifier understood another question surely, that question is answered first, then
   the safety net, as two turns. The first turn leaves the question "happening now?" to the second.
-
 - **A message the classifier is unsure of** ("does it wear of"): where its two likeliest readings
   are both questions, fairly likely each (UNSURE_PAIR_CONFIDENCE), both are answered, likelier
   first, as two turns, instead of the topic menu: the patient reads the answer they wanted next to a
