@@ -196,9 +196,12 @@ def combination(categories: Iterable[str], combinations: Sequence[dict],
     return max((c["tier"] for c in matched), key=tier_rank.get, default=None), [c["label"] for c in matched]
 
 
+def _phrase_at(words: Sequence[str], index: int, phrase: Sequence[str]) -> bool:
+    return tuple(words[index:index + len(phrase)]) == tuple(phrase)
+
+
 def _contains_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
-    n = len(phrase)
-    return any(tuple(words[i:i + n]) == tuple(phrase) for i in range(len(words) - n + 1))
+    return any(_phrase_at(words, i, phrase) for i in range(len(words) - len(phrase) + 1))
 
 
 @dataclass(frozen=True)
@@ -505,11 +508,16 @@ class RedFlagDetector:
         """A remote-past time in the symptom's sentence (a word of `remote_past` in its clause),
         other than a recent treatment's time."""
         c = self.context
+        up_to_sentence_end = words[:sent_end]  # a phrase must end within the sentence
         times = [i for i in range(clause_start, clause_end) if words[i] in c.remote_past]
         times += [i for i in range(sent_start, sent_end) if _YEAR.match(words[i]) or any(
-            tuple(words[i:i + len(p)]) == p and i + len(p) <= sent_end for p in c.remote_past_phrases)]
-        return any(not (any(tuple(words[i:i + len(p)]) == p for p in c.treatment_times)
-                        and c.treatment_words & set(words[_bounds(words, i, c.clause_break)[0]:i])) for i in times)
+            _phrase_at(up_to_sentence_end, i, p) for p in c.remote_past_phrases)]
+
+        def treatment_time(i: int) -> bool:
+            return any(_phrase_at(words, i, p) for p in c.treatment_times) and bool(
+                c.treatment_words & set(words[_bounds(words, i, c.clause_break)[0]:i]))
+
+        return any(not treatment_time(i) for i in times)
 
     def _negated(self, before: Sequence[str], gap_words: Sequence[str]) -> bool:
         c = self.context

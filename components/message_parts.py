@@ -89,8 +89,7 @@ async def _turns(processor: MessageProcessor, message: UserMessage) -> List[User
     asked = whole.get(CLASSIFIED_KEY) or {}
     if _intent(whole) == SAFETY_NET_INTENT and _is_sure_question({INTENT: asked}) and asked[INTENT_NAME_KEY] != SAFETY_NET_INTENT:
         entities = [e for e in whole.get(ENTITIES) or [] if e.get("entity") != POSSIBLE_ENTITY]
-        question = {**whole, INTENT: asked, INTENT_RANKING_KEY: [asked], ENTITIES: entities}
-        return _part_turns(message, [(message.text, question), (message.text, whole)])
+        return _part_turns(message, [(message.text, {**_read_as(whole, asked), ENTITIES: entities}), (message.text, whole)])
     parts, pieces = split_questions(message.text), clauses(message.text)[-MAX_CLAUSES:]
     if parts:
         answered = await _answered_parts(processor, message, parts)
@@ -162,7 +161,12 @@ def _likeliest_questions(whole: Dict[str, Any]) -> List[Dict[str, Any]]:
     if len(ranking) < 2 or not all(r[INTENT_NAME_KEY].startswith(QUESTION_PREFIX)
                                    and r[PREDICTED_CONFIDENCE_KEY] >= UNSURE_PAIR_CONFIDENCE for r in ranking):
         return []
-    return [{**whole, INTENT: dict(reading), INTENT_RANKING_KEY: [dict(reading)]} for reading in ranking]
+    return [_read_as(whole, reading) for reading in ranking]
+
+
+def _read_as(whole: Dict[str, Any], reading: Dict[str, Any]) -> Dict[str, Any]:
+    """The whole message's parse (entities, red-flag assessment) read as this one intent."""
+    return {**whole, INTENT: dict(reading), INTENT_RANKING_KEY: [dict(reading)]}
 
 
 async def _parse(processor: MessageProcessor, message: UserMessage, text: str) -> Dict[str, Any]:
